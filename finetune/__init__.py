@@ -1,0 +1,1 @@
+"""English intermediate-task training (easy/hard), target-task training, zero-shot evaluation."""

@@ -1,0 +1,1 @@
+"""Model loading, per-layer sentence embeddings (cached), CKA and representation change."""

@@ -1,0 +1,57 @@
+"""The ``xalign`` command line: one subcommand per module in ``xalign.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from xalign import __version__
+from xalign.commands import COMMANDS
+
+log = logging.getLogger("xalign")
+
+# Errors that come from bad user input (a missing file, a malformed corpus, an unknown
+# config key). They print one line and exit with code 2; anything else is a bug and
+# keeps its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, KeyError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xalign",
+        description="Probe how fine-tuning changes a multilingual encoder's "
+        "cross-lingual alignment, layer by layer.",
+    )
+    parser.add_argument("--version", action="version", version=f"xalign {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks for input errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        sys.stderr.write(f"xalign {args.command}: error: {message}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Subcommands, registered by explicit import (no directory scan).
+
+Each module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` to a handler ``(args) -> int``. Add a new command by importing its module
+here and appending it to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+COMMANDS: list = []
