@@ -130,7 +130,8 @@ def ann_knn(
         index: (n, d) embeddings to search, n >= k.
         k: number of neighbours, 1 <= k <= n.
         kind: ``"hnsw"`` (graph; params ``m``=32, ``ef_construction``=80, ``ef_search``=64)
-            or ``"ivf"`` (inverted lists; params ``nlist``=4*sqrt(n), ``nprobe``=8).
+            or ``"ivf"`` (inverted lists; params ``nlist``=min(4*sqrt(n), n/39),
+            ``nprobe``=8).
         params: overrides of the parameters named above.
 
     Returns:
@@ -152,9 +153,11 @@ def ann_knn(
         ann.add(index)
         ann.hnsw.efSearch = max(p["ef_search"], k)
     else:
-        p = _params(params, {"nlist": max(1, int(4 * np.sqrt(n))), "nprobe": 8})
+        # FAISS wants >= 39 training points per list; more lists would train poorly.
+        p = _params(params, {"nlist": max(1, min(int(4 * np.sqrt(n)), n // 39)), "nprobe": 8})
         nlist = min(p["nlist"], n)
         ann = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        ann.cp.min_points_per_centroid = 1  # silence FAISS's stderr warning for small n
         ann.train(index)
         ann.add(index)
         ann.nprobe = min(p["nprobe"], nlist)
