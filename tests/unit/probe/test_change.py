@@ -1,0 +1,118 @@
+"""Change vs accuracy: agreement with scipy, a brute-force bootstrap, intervals and layer choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from probe.change import best_layer, correlate, layer_predictiveness
+
+
+def _noisy_line(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return x, 0.8 * x + rng.normal(size=n)
+
+
+def test_point_estimates_equal_scipy():
+    x, y = _noisy_line(30)
+    y = np.round(y, 0)  # ties, so Spearman needs averaged ranks
+    out = correlate(x, y, n_boot=0)
+    assert out["pearson"] == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
+    assert out["spearman"] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+    assert out["n"] == 30
+    assert np.isnan(out["pearson_lo"]) and np.isnan(out["spearman_hi"])
+
+
+def test_bootstrap_equals_brute_force_loop():
+    x, y = _noisy_line(25, seed=1)
+    out = correlate(x, y, n_boot=300, seed=7, ci=0.9)
+    idx = np.random.default_rng(7).integers(0, 25, size=(300, 25))
+    pear = [stats.pearsonr(x[i], y[i])[0] for i in idx]
+    spear = [stats.spearmanr(x[i], y[i])[0] for i in idx]
+    assert out["pearson_lo"] == pytest.approx(np.percentile(pear, 5), abs=1e-12)
+    assert out["pearson_hi"] == pytest.approx(np.percentile(pear, 95), abs=1e-12)
+    assert out["spearman_lo"] == pytest.approx(np.percentile(spear, 5), abs=1e-12)
+    assert out["spearman_hi"] == pytest.approx(np.percentile(spear, 95), abs=1e-12)
+
+
+def test_interval_contains_estimate_and_shrinks_with_n():
+    widths = {}
+    for n in (20, 400):
+        out = correlate(*_noisy_line(n, seed=2), seed=0)
+        for key in ("pearson", "spearman"):
+            assert -1.0 <= out[f"{key}_lo"] <= out[key] <= out[f"{key}_hi"] <= 1.0
+        widths[n] = out["pearson_hi"] - out["pearson_lo"]
+    assert widths[400] < widths[20] / 2
+
+
+def test_deterministic_under_seed():
+    x, y = _noisy_line(15, seed=3)
+    assert correlate(x, y, seed=11) == correlate(x, y, seed=11)
+    assert correlate(x, y, seed=11)["pearson_lo"] != correlate(x, y, seed=12)["pearson_lo"]
+
+
+def test_perfect_monotone_relation():
+    x = np.linspace(0.0, 1.0, 12)
+    out = correlate(x, -np.exp(3 * x), n_boot=200)
+    assert out["spearman"] == pytest.approx(-1.0, abs=1e-12)
+    assert out["spearman_lo"] == pytest.approx(-1.0) and out["spearman_hi"] == pytest.approx(-1.0)
+    assert -1.0 < out["pearson"] < -0.9
+
+
+def test_constant_input_is_nan_not_error():
+    out = correlate([0.2, 0.2, 0.2, 0.2], [1.0, 2.0, 3.0, 5.0])
+    assert out["n"] == 4
+    assert all(np.isnan(v) for k, v in out.items() if k != "n")
+
+
+@pytest.mark.parametrize(
+    "x, y, kwargs, match",
+    [
+        ([1.0, 2.0], [1.0, 3.0], {}, r"n >= 3.*n=2"),
+        ([1.0, 2.0, 3.0], [1.0, 3.0], {}, r"equal length.*\(3,\).*\(2,\)"),
+        ([1.0, np.nan, 3.0], [1.0, 2.0, 3.0], {}, "x of shape"),
+        ([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], {"ci": 1.0}, "ci must be in"),
+        ([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], {"n_boot": -1}, "n_boot must be"),
+    ],
+)
+def test_correlate_rejects_bad_input(x, y, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        correlate(x, y, **kwargs)
+
+
+def test_layer_predictiveness_rows_and_best_layer():
+    x, acc = _noisy_line(40, seed=4)
+    rng = np.random.default_rng(9)
+    # Layer 5: unrelated; layer 6: weakly related; layer 7: strongly, negatively related.
+    change = np.column_stack([rng.normal(size=40), x + 2 * rng.normal(size=40), -3 * acc])
+    rows = layer_predictiveness(change, acc, layers=[5, 6, 7], n_boot=100, seed=1)
+    assert [r["layer"] for r in rows] == [5, 6, 7]
+    for col, row in enumerate(rows):
+        assert row == {"layer": row["layer"], **correlate(change[:, col], acc, n_boot=100, seed=1)}
+    assert rows[2]["pearson"] == pytest.approx(-1.0)
+    assert best_layer(rows) == 7 and best_layer(rows, key="pearson") == 7
+    assert best_layer(rows[:2]) == 6
+
+
+def test_best_layer_skips_nan_and_breaks_ties_low():
+    rows = [{"layer": 0, "spearman": float("nan")}, {"layer": 3, "spearman": -0.5},
+            {"layer": 1, "spearman": 0.5}, {"layer": 2, "spearman": 0.2}]
+    assert best_layer(rows) == 1
+    with pytest.raises(ValueError, match="no row has a finite spearman"):
+        best_layer(rows[:1])
+    with pytest.raises(ValueError, match="key must be one of"):
+        best_layer(rows, key="kendall")
+
+
+def test_layer_predictiveness_constant_layer_and_shapes():
+    x, acc = _noisy_line(10, seed=5)
+    rows = layer_predictiveness(np.column_stack([np.zeros(10), x]), acc, n_boot=50)
+    assert np.isnan(rows[0]["spearman"]) and best_layer(rows) == 1
+    with pytest.raises(ValueError, match=r"\(10,\) and \(9,\)"):
+        layer_predictiveness(x, acc[:9])
+    with pytest.raises(ValueError, match=r"\(10, 2\) and \(9,\)"):
+        layer_predictiveness(np.column_stack([x, x]), acc[:9])
+    with pytest.raises(ValueError, match="3 layer labels for 2 columns"):
+        layer_predictiveness(np.column_stack([x, x]), acc, layers=[0, 1, 2])
