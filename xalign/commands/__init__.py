@@ -7,4 +7,6 @@ here and appending it to ``COMMANDS``.
 
 from __future__ import annotations
 
-COMMANDS: list = []
+from xalign.commands import embed, model
+
+COMMANDS: list = [model, embed]

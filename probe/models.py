@@ -1,0 +1,142 @@
+"""Load encoders by Hugging Face id, local directory, or the offline alias ``e5-small``.
+
+:func:`load_encoder` resolves a name to a local folder and a fingerprint without loading
+weights; the model and tokenizer load on first use, so a cache hit never touches them.
+``trust_remote_code`` is never enabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probe.paths import cache_root
+
+log = logging.getLogger(__name__)
+
+ALIASES = ("e5-small",)
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model", "tokenizer_config.json")
+
+
+@dataclass
+class Encoder:
+    """A resolved encoder: where it lives, what it is, and (lazily) the loaded objects."""
+
+    name: str
+    path: Path
+    fingerprint: str
+    prefix: str = ""
+    _model: Any = field(default=None, repr=False)
+    _tokenizer: Any = field(default=None, repr=False)
+
+    @property
+    def model(self):
+        if self._model is None:
+            from transformers import AutoModel
+
+            log.info("loading model %s", self.name)
+            self._model = AutoModel.from_pretrained(self.path, trust_remote_code=False).eval()
+        return self._model
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
+        return self._tokenizer
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer blocks L; hidden_states has L + 1 entries."""
+        return int(read_config(self.path)["num_hidden_layers"])
+
+
+def resolve_model_path(name: str, *, revision: str | None = None) -> Path:
+    """Map an alias, local directory or hub id to a local checkpoint folder."""
+    if name == "e5-small":
+        from probe.e5_small import prepare_e5_small
+
+        return prepare_e5_small()
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith((".", "/", "~")):
+        if not path.is_dir():
+            raise FileNotFoundError(f"model directory {name!r} does not exist")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"model directory {name!r} has no config.json")
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, revision=revision))
+    except Exception as exc:  # hub errors are many types; report them as one input error
+        raise FileNotFoundError(
+            f"model {name!r} is neither a local directory, an alias ({', '.join(ALIASES)}) "
+            f"nor a reachable hub id: {type(exc).__name__}"
+        ) from exc
+
+
+def load_encoder(name: str, *, revision: str | None = None, prefix: str | None = None) -> Encoder:
+    """Resolve ``name`` and fingerprint it; weights load on first access to ``.model``.
+
+    Args:
+        name: ``e5-small``, a local checkpoint directory, or a Hugging Face hub id.
+        revision: hub revision (ignored for local folders).
+        prefix: text prefix; ``None`` takes ``xalign_text_prefix`` from the model config.
+    """
+    path = resolve_model_path(name, revision=revision)
+    config = read_config(path)
+    if prefix is None:
+        prefix = config.get("xalign_text_prefix", "")
+    return Encoder(name=name, path=path, fingerprint=model_fingerprint(path), prefix=prefix)
+
+
+def read_config(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}/config.json: unreadable model config ({exc})") from exc
+
+
+def model_fingerprint(path: Path) -> str:
+    """sha256 over the config and every weight and tokenizer file's content hash.
+
+    File hashes are memoised in the cache keyed by (path, size, mtime), so a 500 MB
+    checkpoint is read once, not on every run.
+    """
+    path = Path(path)
+    h = hashlib.sha256()
+    h.update(json.dumps(read_config(path), sort_keys=True).encode())
+    files = sorted(
+        p for p in path.iterdir()
+        if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name in TOKENIZER_FILES)
+    )
+    if not any(p.suffix in WEIGHT_SUFFIXES for p in files):
+        raise FileNotFoundError(f"model directory {path} has no weight file (*.safetensors, *.bin)")
+    for p in files:
+        h.update(p.name.encode())
+        h.update(_file_digest(p).encode())
+    return h.hexdigest()[:32]
+
+
+def _file_digest(path: Path) -> str:
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    memo = cache_root() / "fingerprints" / f"{key[:32]}.txt"
+    if memo.is_file():
+        return memo.read_text().strip()
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(digest.hexdigest())
+    os.replace(tmp, memo)
+    return digest.hexdigest()
