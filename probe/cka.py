@@ -62,14 +62,14 @@ def _ratio(cross: np.ndarray, self_a: np.ndarray, self_b: np.ndarray) -> np.ndar
     return np.clip(out, -1.0, 1.0)
 
 
-def _unbiased_linear(xty, rows_x, rows_y, norm_x, norm_y, n: int):
+def _debias(xty, rows, norms, n: int):
     """n(n-3) x the unbiased HSIC (Song et al. 2012) from column-centred linear features.
 
-    ``xty`` = ||Y'X||_F^2 (La, Lb), ``rows_*`` = squared row norms (L, n), ``norm_*`` = their
-    sums. Zeroing the Gram diagonals and the U-statistic correction reduce to these terms.
+    ``xty`` = ||Y'X||_F^2, ``rows`` = dot product of the squared row norms of X and Y,
+    ``norms`` = product of their sums: zeroing the Gram diagonals and the U-statistic
+    correction reduce to these terms once features are centred (Kornblith et al. 2019 code).
     """
-    rows = rows_x @ rows_y.T  # (La, Lb)
-    return xty - n / (n - 2.0) * rows + np.outer(norm_x, norm_y) / ((n - 1.0) * (n - 2.0))
+    return xty - n / (n - 2.0) * rows + norms / ((n - 1.0) * (n - 2.0))
 
 
 def center_gram(gram: np.ndarray, *, unbiased: bool = False) -> np.ndarray:
@@ -145,7 +145,7 @@ def linear_cka_features(x: np.ndarray, y: np.ndarray, *, debiased: bool = False)
     O(n^2 p). Args, returns and errors as :func:`linear_cka_gram`.
     """
     x, y = _validate(x, y, debiased=debiased)
-    return float(_linear_grid(x[None], y[None], debiased=debiased)[0, 0])
+    return float(_ratio(*_feature_parts(_centre(x[None]), _centre(y[None]), debiased))[0, 0])
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray, *, debiased: bool = False) -> float:
@@ -184,21 +184,25 @@ def _hsic_parts(a: np.ndarray, b: np.ndarray, *, debiased: bool):
     factor ((n-1)^2 biased, n(n-3) debiased). Each layer is centred once and its
     self-term computed once; feature space when n > d, Gram form otherwise.
     """
-    n = a.shape[1]
     ca, cb = _centre(a), _centre(b)
-    if n <= max(a.shape[2], b.shape[2]):
+    if a.shape[1] <= max(a.shape[2], b.shape[2]):
         return _gram_parts([x @ x.T for x in ca], [y @ y.T for y in cb], debiased)
-    lb, db = b.shape[0], b.shape[2]
+    return _feature_parts(ca, cb, debiased)
+
+
+def _feature_parts(ca: np.ndarray, cb: np.ndarray, debiased: bool):
+    """As :func:`_hsic_parts` in feature space, from column-centred stacks."""
+    (lb, n, db) = cb.shape
     wide_b = cb.transpose(1, 0, 2).reshape(n, lb * db)  # (n, Lb*db): one GEMM per layer of a
     cross = np.stack([((x.T @ wide_b).reshape(-1, lb, db) ** 2).sum(axis=(0, 2)) for x in ca])
     self_a = np.array([np.sum((x.T @ x) ** 2) for x in ca])
     self_b = np.array([np.sum((y.T @ y) ** 2) for y in cb])
     if debiased:
-        ra, rb = np.einsum("lij,lij->li", ca, ca), np.einsum("lij,lij->li", cb, cb)
+        ra, rb = np.einsum("lij,lij->li", ca, ca), np.einsum("lij,lij->li", cb, cb)  # (L, n)
         na, nb = ra.sum(axis=1), rb.sum(axis=1)
-        cross = _unbiased_linear(cross, ra, rb, na, nb, n)
-        self_a = self_a - n / (n - 2.0) * (ra * ra).sum(axis=1) + na**2 / ((n - 1.0) * (n - 2.0))
-        self_b = self_b - n / (n - 2.0) * (rb * rb).sum(axis=1) + nb**2 / ((n - 1.0) * (n - 2.0))
+        cross = _debias(cross, ra @ rb.T, np.outer(na, nb), n)
+        self_a = _debias(self_a, np.einsum("li,li->l", ra, ra), na**2, n)
+        self_b = _debias(self_b, np.einsum("li,li->l", rb, rb), nb**2, n)
     return cross, self_a, self_b
 
 
