@@ -7,6 +7,6 @@ here and appending it to ``COMMANDS``.
 
 from __future__ import annotations
 
-from xalign.commands import embed, model
+from xalign.commands import embed, fetch, model, report
 
-COMMANDS: list = [model, embed]
+COMMANDS: list = [model, embed, fetch, report]

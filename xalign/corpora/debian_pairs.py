@@ -1,0 +1,99 @@
+"""Parallel corpora from the Debian tables: aligned pairs and BUCC-like mining halves.
+
+Pairs align on ``Description-md5``. Short descriptions (and, with ``unit="paragraph"``,
+long-description paragraphs of descriptions whose paragraph counts agree) are kept when
+the English side has at least 3 words, then deduplicated on both sides (first wins, in
+index order).
+
+The mining set (``debian-bucc``) mirrors BUCC 2018 (Zweigenbaum et al. 2018): the English
+pool is every unique English short description, only some of which have a translation.
+The gold pairs are split into two disjoint halves, and the English sentences without a
+translation into two disjoint halves, so ``fit`` and ``eval`` are two complete, disjoint
+mining problems: fit the threshold on one, apply it to the other.
+"""
+
+from __future__ import annotations
+
+import random
+
+MIN_WORDS = 3
+DEFAULT_POOL = 12_000  # English sentences per half: at least 10k distractor-rich pool
+
+
+def aligned_pairs(english: list[dict], translated: list[dict], *, unit: str = "short"
+                  ) -> list[tuple[str, str, str]]:
+    """Return ``(md5, english, translated)`` triples, filtered and deduplicated.
+
+    Args:
+        english: rows of the English table (``md5``, ``short``, ``paragraphs``).
+        translated: rows of one Translation table.
+        unit: ``"short"`` descriptions or long-description ``"paragraph"``s.
+
+    Raises:
+        ValueError: unknown unit.
+    """
+    if unit not in ("short", "paragraph"):
+        raise ValueError(f"debian unit {unit!r}: expected 'short' or 'paragraph'")
+    by_md5 = {row["md5"]: row for row in english}
+    triples = []
+    for row in translated:
+        source = by_md5.get(row["md5"])
+        if source is None:
+            continue
+        if unit == "short":
+            triples.append((row["md5"], source["short"], row["short"]))
+        elif len(source["paragraphs"]) == len(row["paragraphs"]):
+            triples.extend((row["md5"], e, t)
+                           for e, t in zip(source["paragraphs"], row["paragraphs"], strict=True))
+    return dedupe(t for t in triples if len(t[1].split()) >= MIN_WORDS and t[2])
+
+
+def dedupe(triples) -> list[tuple[str, str, str]]:
+    """Keep the first triple for each English text and each translated text."""
+    seen_en, seen_xx, kept = set(), set(), []
+    for md5, en, xx in triples:
+        if en in seen_en or xx in seen_xx:
+            continue
+        seen_en.add(en)
+        seen_xx.add(xx)
+        kept.append((md5, en, xx))
+    return kept
+
+
+def english_pool(english: list[dict]) -> dict[str, str]:
+    """Unique English short descriptions (>= 3 words) -> id ``"en-<md5>"`` (first wins)."""
+    pool: dict[str, str] = {}
+    for row in english:
+        if len(row["short"].split()) >= MIN_WORDS:
+            pool.setdefault(row["short"], f"en-{row['md5']}")
+    return pool
+
+
+def mining_half(english: list[dict], translated: list[dict], lang: str, half: int,
+                *, pool: int = DEFAULT_POOL, seed: int = 0) -> dict:
+    """Build one half (0 = fit, 1 = eval) of the BUCC-like mining set.
+
+    Returns:
+        ``{"src_ids", "src_texts", "tgt_ids", "tgt_texts", "gold"}``: the translated
+        sentences of this half's gold pairs, an English pool of ``max(pool, gold)``
+        sentences (its gold English plus distractors from this half's share of untranslated
+        English), and the gold id pairs.
+    """
+    ids = english_pool(english)
+    gold = [(md5, en, xx) for md5, en, xx in aligned_pairs(english, translated) if en in ids]
+    rng = random.Random(f"debian-bucc:{lang}:{seed}")
+    rng.shuffle(gold)
+    mine = gold[half::2]
+    gold_en = {en for _, en, _ in gold}
+    rest = sorted(text for text in ids if text not in gold_en)
+    rng.shuffle(rest)
+    fill = rest[half::2][: max(0, pool - len(mine))]
+    tgt_texts = [en for _, en, _ in mine] + fill
+    rng.shuffle(tgt_texts)  # gold must not sit at the front of the pool
+    return {
+        "src_ids": [f"{lang}-{md5}" for md5, _, _ in mine],
+        "src_texts": [xx for _, _, xx in mine],
+        "tgt_ids": [ids[t] for t in tgt_texts],
+        "tgt_texts": tgt_texts,
+        "gold": frozenset((f"{lang}-{md5}", ids[en]) for md5, en, _ in mine),
+    }
