@@ -1,0 +1,159 @@
+"""Predict, score a task split, and build the zero-shot cross-lingual table.
+
+Zero-shot protocol (Hu et al. 2020, XTREME): a model fine-tuned on English only is
+scored on every evaluation language's test set; the average leaves English out.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from finetune.data import load_examples, resolve_labels
+from finetune.features import IGNORE_INDEX, Collator, featurize
+from finetune.metrics import accuracy, best_span, entity_f1, squad_scores
+from finetune.tasks import Task
+
+log = logging.getLogger(__name__)
+
+MAIN_KEY = {"accuracy": "accuracy", "f1": "f1", "squad": "f1"}
+NEG = -1e9  # padding value of QA logits: never chosen as a span boundary
+
+
+def predict(model, features: list[dict], collator: Collator, *, batch_size: int = 64
+            ) -> np.ndarray:
+    """Logits of ``model`` for every feature, in feature order (no dropout, no grad).
+
+    Returns:
+        float32 array: single/pair (n, num_labels); multiple_choice (n, C);
+        tagging (n, T, num_labels) zero-padded to the longest T; qa (n, 2, T) with
+        start logits in [:, 0] and end logits in [:, 1], padded with -1e9.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: expected >= 1")
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(features), batch_size):
+                batch = collator(features[i : i + batch_size])
+                inputs = {k: batch[k].to(model.device) for k in ("input_ids", "attention_mask")}
+                out = model(**inputs)
+                if collator.format == "qa":
+                    chunks.append(torch.stack([out.start_logits, out.end_logits], dim=1))
+                else:
+                    chunks.append(out.logits)
+    finally:
+        model.train(was_training)
+    chunks = [c.float().cpu().numpy() for c in chunks]
+    if collator.format not in ("qa", "tagging"):
+        return np.concatenate(chunks)
+    width = max(c.shape[-2 if collator.format == "tagging" else -1] for c in chunks)
+    fill = NEG if collator.format == "qa" else 0.0
+    return np.concatenate([_pad_axis(c, width, fill, collator.format) for c in chunks])
+
+
+def _pad_axis(chunk: np.ndarray, width: int, fill: float, fmt: str) -> np.ndarray:
+    axis = 1 if fmt == "tagging" else 2  # the token axis
+    pad = [(0, 0)] * chunk.ndim
+    pad[axis] = (0, width - chunk.shape[axis])
+    return np.pad(chunk, pad, constant_values=fill)
+
+
+def score_predictions(task: Task, examples: list[dict], features: list[dict],
+                      logits: np.ndarray) -> dict:
+    """Task metric(s) from ``predict``'s logits; "n" is the number of examples scored."""
+    fmt, n = task.format, len(examples)
+    if fmt == "qa":
+        return {**squad_scores(qa_answers(examples, features, logits),
+                               [ex["answers"]["text"] for ex in examples]), "n": n}
+    if fmt != "tagging":
+        labels = np.array([f["labels"] for f in features])
+        return {"accuracy": accuracy(logits.argmax(-1), labels), "n": n}
+    pred = logits.argmax(-1)  # (n, T)
+    gold_ids, pred_ids = [], []
+    for i, f in enumerate(features):
+        keep = np.array(f["labels"]) != IGNORE_INDEX
+        gold_ids.append(np.array(f["labels"])[keep])
+        pred_ids.append(pred[i, : len(f["labels"])][keep])
+    if task.metric == "accuracy":
+        return {"accuracy": accuracy(np.concatenate(pred_ids), np.concatenate(gold_ids)),
+                "n": n}
+    names = resolve_labels(task)
+    to_tags = lambda ids: [names[int(j)] for j in ids]  # noqa: E731
+    return {**entity_f1([to_tags(g) for g in gold_ids], [to_tags(p) for p in pred_ids]),
+            "n": n}
+
+
+def qa_answers(examples: list[dict], features: list[dict], logits: np.ndarray,
+               max_answer_tokens: int = 30) -> list[str]:
+    """Best answer text per example over all its windows (SQuAD post-processing).
+
+    The empty answer is allowed only when some evaluated example is unanswerable
+    (SQuAD 2.0 style): it wins when the <s> score start[0] + end[0] beats every span.
+    """
+    allow_null = any(not ex["answers"]["text"] for ex in examples)
+    best: dict[int, tuple[float, str]] = {}
+    null: dict[int, float] = {}
+    for f, (start, end) in zip(features, logits, strict=True):
+        i = f["example_index"]
+        allowed = np.array([o is not None for o in f["offset_mapping"]]
+                           + [False] * (len(start) - len(f["offset_mapping"])))
+        score, s, e = best_span(start, end, allowed, max_answer_tokens)
+        null[i] = max(null.get(i, -np.inf), float(start[0] + end[0]))
+        if score > best.get(i, (-np.inf, ""))[0]:
+            context = examples[i]["context"]
+            text = context[f["offset_mapping"][s][0] : f["offset_mapping"][e][1]].strip()
+            best[i] = (score, text)
+    answers = []
+    for i in range(len(examples)):
+        score, text = best.get(i, (-np.inf, ""))
+        answers.append("" if allow_null and null.get(i, -np.inf) > score else text)
+    return answers
+
+
+def evaluate(model, tokenizer, task: Task, split: str, *, language: str | None = None,
+             max_length: int = 128, batch_size: int = 64, limit: int | None = None) -> dict:
+    """Score ``model`` on one split and language of ``task``.
+
+    Returns:
+        {"accuracy", "n"}, {"precision", "recall", "f1", "n"} (entity F1) or
+        {"exact_match", "f1", "n"} (QA); values in [0, 1].
+    """
+    examples = load_examples(task, split, language=language, limit=limit)
+    if not examples:
+        raise ValueError(f"task {task.name!r}, split {split!r}, language {language!r}: "
+                         "no labelled examples")
+    features = featurize(task, examples, tokenizer, max_length=max_length)
+    logits = predict(model, features, Collator(tokenizer, task.format), batch_size=batch_size)
+    result = score_predictions(task, examples, features, logits)
+    log.info("%s %s %s: %s", task.name, split, language or "en", result)
+    return result
+
+
+def zero_shot_table(model, tokenizer, task: Task, *, languages: list[str] | None = None,
+                    split: str = "test", **kwargs) -> list[dict]:
+    """One row per language, {"language", "metric", "value", "n"}, plus an "avg" row.
+
+    Args:
+        languages: default task.languages.
+        split: the split scored in every language.
+        **kwargs: max_length, batch_size, limit (passed to ``evaluate``).
+
+    Returns:
+        Rows in ``languages`` order, then {"language": "avg", ...}: the unweighted mean of
+        the non-English rows' values ("n" = their total; value None if there are none).
+    """
+    key = MAIN_KEY[task.metric]
+    rows = []
+    for lang in languages or task.languages:
+        result = evaluate(model, tokenizer, task, split, language=lang, **kwargs)
+        rows.append({"language": lang, "metric": key, "value": result[key], "n": result["n"]})
+    others = [r for r in rows if r["language"] != "en"]
+    avg = float(np.mean([r["value"] for r in others])) if others else None
+    rows.append({"language": "avg", "metric": key, "value": avg,
+                 "n": int(sum(r["n"] for r in others))})
+    return rows
