@@ -47,7 +47,10 @@ def _validate(x, y, *, debiased: bool, ndim: int = 2) -> tuple[np.ndarray, np.nd
 
 def _centre(a: np.ndarray) -> np.ndarray:
     """Column-centre (n, p) or each layer of (L, n, d): subtract the mean over items."""
-    return a - a.mean(axis=-2, keepdims=True)
+    centred = a - a.mean(axis=-2, keepdims=True)
+    # A constant column must centre to exact zeros: the rounded mean leaves ~1e-17 residue
+    # that CKA's normalisation would blow up into an arbitrary value.
+    return np.where(np.ptp(a, axis=-2, keepdims=True) == 0, 0.0, centred)
 
 
 def _ratio(cross: np.ndarray, self_a: np.ndarray, self_b: np.ndarray) -> np.ndarray:
@@ -135,6 +138,7 @@ def linear_cka_gram(x: np.ndarray, y: np.ndarray, *, debiased: bool = False) -> 
         ValueError: shapes differ in n, are not 2-D, n too small, or non-finite values.
     """
     x, y = _validate(x, y, debiased=debiased)
+    x, y = _centre(x), _centre(y)  # exact zeros for constant columns; HKH is unchanged
     return _cka_from_grams(x @ x.T, y @ y.T, debiased)
 
 
@@ -152,12 +156,11 @@ def linear_cka(x: np.ndarray, y: np.ndarray, *, debiased: bool = False) -> float
     """Linear CKA (Kornblith et al. 2019); debiased variant per Nguyen et al. 2021.
 
     Uses the feature-space form when n > max(p1, p2), the Gram form otherwise (the
-    cheaper of the two). Args, returns and errors as :func:`linear_cka_gram`.
+    cheaper of the two), as :func:`cka_matrix` does. Args, returns and errors as
+    :func:`linear_cka_gram`.
     """
     x, y = _validate(x, y, debiased=debiased)
-    if x.shape[0] > max(x.shape[1], y.shape[1]):
-        return float(_linear_grid(x[None], y[None], debiased=debiased)[0, 0])
-    return _cka_from_grams(x @ x.T, y @ y.T, debiased)
+    return float(_linear_grid(x[None], y[None], debiased=debiased)[0, 0])
 
 
 def rbf_cka(x: np.ndarray, y: np.ndarray, *, sigma: float = 0.5, debiased: bool = False) -> float:

@@ -123,12 +123,16 @@ def test_debiased_can_be_negative_but_never_nan():
     assert min(values) < 0.0
 
 
-def test_constant_representation_gives_zero_not_nan(ref_xy):
-    x, _ = ref_xy
-    const = np.ones((100, 4))
-    assert linear_cka(x, const) == 0.0
-    assert linear_cka(x, const, debiased=True) == 0.0
-    assert linear_cka_gram(const, x) == 0.0
+@pytest.mark.parametrize("p", [4, 200])  # feature-space and Gram paths
+def test_constant_representation_gives_zero_not_nan(p):
+    x = np.random.default_rng(8).normal(size=(100, p))
+    # 0.1 is not exact in binary: a naively centred column keeps rounding residue.
+    const = np.full((100, 4), 0.1) + np.arange(4) / 3
+    for debiased in (False, True):
+        assert linear_cka(x, const, debiased=debiased) == 0.0
+        assert linear_cka_features(const, x, debiased=debiased) == 0.0
+        assert linear_cka_gram(const, x, debiased=debiased) == 0.0
+        assert cka_matrix(np.stack([x[:, :4], const]), x[None], debiased=debiased)[1, 0] == 0.0
 
 
 def test_float32_input_is_accumulated_in_float64():
