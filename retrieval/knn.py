@@ -122,6 +122,7 @@ def ann_knn(
     *,
     kind: str = "hnsw",
     params: dict[str, int] | None = None,
+    n_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate inner-product k-NN (FAISS HNSW or IVF-Flat), same return as :func:`knn`.
 
@@ -129,10 +130,11 @@ def ann_knn(
         queries: (nq, d) query embeddings.
         index: (n, d) embeddings to search, n >= k.
         k: number of neighbours, 1 <= k <= n.
-        kind: ``"hnsw"`` (graph; params ``m``=32, ``ef_construction``=80, ``ef_search``=64)
-            or ``"ivf"`` (inverted lists; params ``nlist``=min(4*sqrt(n), n/39),
-            ``nprobe``=8).
+        kind: ``"hnsw"`` (graph; params ``m``=32, ``ef_construction``=80,
+            ``ef_search``=64, raised to k) or ``"ivf"`` (inverted lists; params
+            ``nlist``=min(4*sqrt(n), n/39), ``nprobe``=8).
         params: overrides of the parameters named above.
+        n_threads: OpenMP threads for FAISS during this call; None keeps the current one.
 
     Returns:
         (scores, ids): (nq, k) float32 and (nq, k) int64, sorted by score descending; an
@@ -145,24 +147,32 @@ def ann_knn(
     _check_k(k, index.shape[0])
     if kind not in ANN_KINDS:
         raise ValueError(f"kind must be one of {ANN_KINDS}, got {kind!r}")
+    with faiss_threads(n_threads):
+        scores, ids = _build_ann(index, kind, params, k).search(queries, k)
+    return scores.astype(np.float32), ids.astype(np.int64)
+
+
+def _build_ann(
+    index: np.ndarray, kind: str, params: dict[str, int] | None, k: int
+) -> faiss.Index:
+    """Build and fill an HNSW or IVF-Flat inner-product index over ``index`` (n, d)."""
     n, d = index.shape
     if kind == "hnsw":
         p = _params(params, {"m": 32, "ef_construction": 80, "ef_search": 64})
         ann = faiss.IndexHNSWFlat(d, p["m"], faiss.METRIC_INNER_PRODUCT)
         ann.hnsw.efConstruction = p["ef_construction"]
         ann.add(index)
-        ann.hnsw.efSearch = max(p["ef_search"], k)
-    else:
-        # FAISS wants >= 39 training points per list; more lists would train poorly.
-        p = _params(params, {"nlist": max(1, min(int(4 * np.sqrt(n)), n // 39)), "nprobe": 8})
-        nlist = min(p["nlist"], n)
-        ann = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        ann.cp.min_points_per_centroid = 1  # silence FAISS's stderr warning for small n
-        ann.train(index)
-        ann.add(index)
-        ann.nprobe = min(p["nprobe"], nlist)
-    scores, ids = ann.search(queries, k)
-    return scores.astype(np.float32), ids.astype(np.int64)
+        ann.hnsw.efSearch = max(p["ef_search"], k)  # FAISS does not raise it to k itself
+        return ann
+    # FAISS wants >= 39 training points per list; more lists would train poorly.
+    p = _params(params, {"nlist": max(1, min(int(4 * np.sqrt(n)), n // 39)), "nprobe": 8})
+    nlist = min(p["nlist"], n)
+    ann = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    ann.cp.min_points_per_centroid = 1  # silence FAISS's stderr warning for small n
+    ann.train(index)
+    ann.add(index)
+    ann.nprobe = min(p["nprobe"], nlist)
+    return ann
 
 
 def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:

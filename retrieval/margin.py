@@ -92,7 +92,8 @@ def mine_pairs_from_embeddings(
         (source row, target row, score) tuples sorted by score descending (ties: by rows).
 
     Raises:
-        ValueError: for k < 1, an unknown margin or mode, empty pools or mismatched dims.
+        ValueError: for k < 1, an unknown margin or mode, empty pools, mismatched dims,
+            or non-finite margin scores.
     """
     fn = get_margin(margin)
     if mode not in MODES:
@@ -108,8 +109,12 @@ def mine_pairs_from_embeddings(
     y2x_s, y2x_i = knn(y, x, min(k, x.shape[0]))  # (m, kb)
     x_mean = x2y_s.astype(np.float64).mean(axis=1)  # (n,)
     y_mean = y2x_s.astype(np.float64).mean(axis=1)  # (m,)
-    fwd_s = fn(x2y_s.astype(np.float64), (x_mean[:, None] + y_mean[x2y_i]) / 2)
-    bwd_s = fn(y2x_s.astype(np.float64), (y_mean[:, None] + x_mean[y2x_i]) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fwd_s = fn(x2y_s.astype(np.float64), (x_mean[:, None] + y_mean[x2y_i]) / 2)
+        bwd_s = fn(y2x_s.astype(np.float64), (y_mean[:, None] + x_mean[y2x_i]) / 2)
+    if not (np.isfinite(fwd_s).all() and np.isfinite(bwd_s).all()):
+        # e.g. ratio margin with m = 0 (zero-norm embeddings): the ranking would be NaN
+        raise ValueError(f"margin {margin!r} produced non-finite scores; zero embeddings?")
     fwd = _best(fwd_s, x2y_i)
     bwd = _best(bwd_s, y2x_i)
     return _select(fwd, bwd, mode)

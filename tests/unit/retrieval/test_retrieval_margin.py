@@ -104,3 +104,11 @@ def test_register_margin(monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(i != j for i, j, _ in worst)  # picks the least similar neighbour
     with pytest.raises(ValueError, match="'negcos' is already registered"):
         register_margin("negcos", lambda cos, m: cos)
+
+
+def test_ratio_margin_on_zero_embeddings_raises() -> None:
+    zeros = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="margin 'ratio' produced non-finite scores"):
+        mine_pairs_from_embeddings(zeros, zeros)
+    # The distance margin stays defined (0 - 0) and pairs every row once.
+    assert len(mine_pairs_from_embeddings(zeros, zeros, margin="distance")) == 3
