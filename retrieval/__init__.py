@@ -1,1 +1,12 @@
-"""Retrieval metrics over embeddings: exact/approximate k-NN, Tatoeba accuracy, BUCC F1."""
+"""Retrieval metrics over embeddings: exact/approximate k-NN, Tatoeba accuracy, BUCC F1.
+
+Import from the modules (nothing is re-exported here, so that the function ``knn`` does
+not shadow the module ``retrieval.knn``):
+
+- ``retrieval.knn``: ``l2_normalize``, ``knn``, ``ann_knn``, ``recall_at_k``
+- ``retrieval.tatoeba``: ``tatoeba_accuracy``
+- ``retrieval.margin``: ``mine_pairs_from_embeddings``, ``register_margin``,
+  ``get_margin``, ``margin_names``
+- ``retrieval.bucc``: ``fit_threshold``, ``bucc_f1``, ``evaluate_mining``,
+  ``dedup_sentences``, ``candidates_to_ids``, ``mine_pairs``
+"""
