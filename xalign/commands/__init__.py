@@ -7,6 +7,6 @@ here and appending it to ``COMMANDS``.
 
 from __future__ import annotations
 
-from xalign.commands import embed, fetch, model, report
+from xalign.commands import embed, fetch, model, report, tasks
 
-COMMANDS: list = [model, embed, fetch, report]
+COMMANDS: list = [model, embed, fetch, report, tasks]

@@ -95,3 +95,32 @@ def test_describe_source_shortens_commits_but_not_branches():
     assert describe_source(HubSource("a/b", revision="refs/convert/parquet")).endswith(
         "@refs/convert/parquet")
     assert describe_source(LocalSource()) == "local:(set at run time)"
+
+
+def test_cli_lists_every_task_as_an_aligned_table(capsys):
+    from xalign.cli import main
+
+    assert main(["tasks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "format", "role", "metric", "source", "languages"]
+    assert len(lines) == 1 + len(list_tasks())
+    starts = {line.index("intermediate") if "intermediate" in line else line.index("target")
+              for line in lines[1:]}
+    assert len(starts) == 1  # the role column is aligned
+    xnli = next(line for line in lines if line.startswith("xnli "))
+    assert "facebook/xnli" in xnli and xnli.rstrip().endswith("vi zh")
+
+
+def test_cli_json_round_trips_the_registry(capsys):
+    import json
+
+    from xalign.cli import main
+
+    assert main(["tasks", "--format", "json", "--role", "target"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    names = {r["name"] for r in records}
+    assert {"xnli", "pawsx", "debian-section"} <= names and "mnli" not in names
+    pawsx = next(r for r in records if r["name"] == "pawsx")
+    assert pawsx["source"]["kind"] == "HubSource"
+    assert pawsx["source"]["language_configs"]["ja"] == "ja"
+    assert pawsx["labels"] == ["not_paraphrase", "paraphrase"]
