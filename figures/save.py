@@ -45,8 +45,8 @@ def save_figure(
     stem.parent.mkdir(parents=True, exist_ok=True)
     png = stem.with_name(stem.name + ".png")
     pdf = stem.with_name(stem.name + ".pdf")
-    _atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=DPI))
-    _atomic_write(pdf, lambda f: fig.savefig(f, format="pdf", metadata={"CreationDate": None}))
+    atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=DPI))
+    atomic_write(pdf, lambda f: fig.savefig(f, format="pdf", metadata={"CreationDate": None}))
     sidecar = {
         "figure_function": fig.get_label() or None,
         "sources": [_describe(Path(s)) for s in sources],
@@ -56,7 +56,7 @@ def save_figure(
     }
     meta = stem.with_name(stem.name + ".json")
     text = json.dumps(sidecar, indent=2, sort_keys=True, default=str) + "\n"
-    _atomic_write(meta, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(meta, lambda f: f.write(text.encode("utf-8")))
     return [png, pdf, meta]
 
 
@@ -67,8 +67,11 @@ def _describe(path: Path) -> dict[str, str]:
     return {"path": str(path), "sha256": digest}
 
 
-def _atomic_write(target: Path, write: Callable[[BinaryIO], Any]) -> None:
-    """Write through ``write(handle)`` into a temp file beside ``target``, then rename."""
+def atomic_write(target: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write through ``write(handle)`` into a temp file beside ``target``, then rename.
+
+    On any error the temp file is removed and ``target`` is left as it was.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
