@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
 
-from probe.change import best_layer, correlate, layer_predictiveness
+from probe.change import _rowwise_pearson, best_layer, correlate, layer_predictiveness
 
 
 def _noisy_line(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -35,6 +37,24 @@ def test_bootstrap_equals_brute_force_loop():
     assert out["pearson_hi"] == pytest.approx(np.percentile(pear, 95), abs=1e-12)
     assert out["spearman_lo"] == pytest.approx(np.percentile(spear, 5), abs=1e-12)
     assert out["spearman_hi"] == pytest.approx(np.percentile(spear, 95), abs=1e-12)
+
+
+def test_bootstrap_drops_constant_resamples_like_scipy_nan():
+    # n = 3: 1 resample in 9 repeats one observation (constant; the mean of three 0.1s
+    # is not exactly 0.1, so a naive Pearson would return +-1 from rounding residue).
+    x, y = np.array([0.1, 0.7, 0.2]), np.array([0.8, 0.2, 0.1])
+    out = correlate(x, y, n_boot=500, seed=3)
+    idx = np.random.default_rng(3).integers(0, 3, size=(500, 3))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pear = np.array([stats.pearsonr(x[i], y[i])[0] for i in idx])
+    assert np.isnan(pear).sum() > 0
+    assert out["pearson_lo"] == pytest.approx(np.nanpercentile(pear, 2.5), abs=1e-12)
+    assert out["pearson_hi"] == pytest.approx(np.nanpercentile(pear, 97.5), abs=1e-12)
+    # Percentiles barely move when constant resamples slip in as +-1, so check the helper.
+    rows = _rowwise_pearson(np.array([[0.1, 0.1, 0.1], [0.1, 0.7, 0.2]]),
+                            np.array([[0.8, 0.8, 0.8], [0.8, 0.2, 0.1]]))
+    assert np.isnan(rows[0]) and rows[1] == pytest.approx(stats.pearsonr(x, y)[0])
 
 
 def test_interval_contains_estimate_and_shrinks_with_n():
