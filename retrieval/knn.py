@@ -79,32 +79,40 @@ def knn(
     _check_k(k, index.shape[0])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    scores = np.empty((queries.shape[0], k), dtype=np.float32)
-    ids = np.empty((queries.shape[0], k), dtype=np.int64)
+    nq = queries.shape[0]
+    scores = np.empty((nq, 0), dtype=np.float32)  # running top-k, grows to (nq, k)
+    ids = np.empty((nq, 0), dtype=np.int64)
     with faiss_threads(n_threads):
-        for q0 in range(0, queries.shape[0], chunk_size):
-            q = queries[q0 : q0 + chunk_size]
-            scores[q0 : q0 + len(q)], ids[q0 : q0 + len(q)] = _search_chunked(
-                q, index, k, chunk_size
-            )
+        # Index chunks outermost so that each chunk is copied into FAISS only once.
+        for i0 in range(0, index.shape[0], chunk_size):
+            flat = faiss.IndexFlatIP(index.shape[1])
+            flat.add(index[i0 : i0 + chunk_size])
+            scores, ids = _search_queries(flat, queries, (scores, ids), i0, k, chunk_size)
     return scores, ids
 
 
-def _search_chunked(
-    q: np.ndarray, index: np.ndarray, k: int, chunk_size: int
+def _search_queries(
+    flat: faiss.IndexFlatIP,
+    queries: np.ndarray,
+    best: tuple[np.ndarray, np.ndarray],
+    offset: int,
+    k: int,
+    chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Search ``index`` in row chunks and keep the running top-k per query."""
-    best_s = np.empty((q.shape[0], 0), dtype=np.float32)
-    best_i = np.empty((q.shape[0], 0), dtype=np.int64)
-    for i0 in range(0, index.shape[0], chunk_size):
-        part = index[i0 : i0 + chunk_size]
-        flat = faiss.IndexFlatIP(part.shape[1])
-        flat.add(part)
-        s, i = flat.search(q, min(k, part.shape[0]))
-        best_s, best_i = _merge_topk(
-            np.concatenate([best_s, s], axis=1), np.concatenate([best_i, i + i0], axis=1), k
+    """Search one index chunk query-chunk by query-chunk, merging into the running top-k."""
+    kc = min(k, flat.ntotal)
+    width = min(k, best[0].shape[1] + kc)
+    scores = np.empty((queries.shape[0], width), dtype=np.float32)
+    ids = np.empty((queries.shape[0], width), dtype=np.int64)
+    for q0 in range(0, queries.shape[0], chunk_size):
+        rows = slice(q0, q0 + chunk_size)
+        s, i = flat.search(queries[rows], kc)
+        scores[rows], ids[rows] = _merge_topk(
+            np.concatenate([best[0][rows], s], axis=1),
+            np.concatenate([best[1][rows], i + offset], axis=1),
+            k,
         )
-    return best_s, best_i
+    return scores, ids
 
 
 def _merge_topk(

@@ -140,7 +140,7 @@ def test_knn_index_copies_stay_within_chunk_size(monkeypatch: pytest.MonkeyPatch
     rng = np.random.default_rng(3)
     queries, index = rng.normal(size=(25, 8)), rng.normal(size=(100, 8))
     _, ids = knn(queries, index, 12, chunk_size=10)
-    assert max(added) == 10 and sum(added) == 100 * 3  # 3 query chunks x 10 index chunks
+    assert added == [10] * 10  # each index row copied into FAISS once, 10 rows at a time
     np.testing.assert_array_equal(ids, brute_force(queries, index, 12)[1])
 
 
