@@ -216,6 +216,8 @@ def _label_id(task_name: str, value, labels: tuple[str, ...] | None,
     """A label (id, name, digit string or answer letter) as an id; None = no gold label."""
     if value is None or value == "" or value == -1:
         return None
+    if isinstance(value, bool | np.bool_):  # BoolQ-style answers: False = 0, True = 1
+        value = int(value)
     if isinstance(value, str):
         if labels is not None and value in labels:
             return labels.index(value)
@@ -226,7 +228,7 @@ def _label_id(task_name: str, value, labels: tuple[str, ...] | None,
         else:
             raise ValueError(f"task {task_name!r}: label {value!r} is not one of {labels}")
     n = n_classes if n_classes is not None else (len(labels) if labels else None)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0 or (
+    if not isinstance(value, int | np.integer) or value < 0 or (
             n is not None and value >= n):
         raise ValueError(f"task {task_name!r}: label {value!r} outside 0..{(n or 0) - 1}")
     return int(value)

@@ -71,11 +71,20 @@ def _featurize_tagging(index: int, example: dict, tokenizer, max_length: int) ->
 
 def _featurize_qa(examples: list[dict], tokenizer, max_length: int, stride: int) -> list[dict]:
     """Question first, context second (only the context is truncated into windows)."""
-    enc = tokenizer(
-        [ex["question"].lstrip() for ex in examples], [ex["context"] for ex in examples],
-        truncation="only_second", max_length=max_length, stride=stride,
-        return_overflowing_tokens=True, return_offsets_mapping=True,
-    )
+    if not examples:
+        return []
+    try:
+        enc = tokenizer(
+            [ex["question"].lstrip() for ex in examples], [ex["context"] for ex in examples],
+            truncation="only_second", max_length=max_length, stride=stride,
+            return_overflowing_tokens=True, return_offsets_mapping=True,
+        )
+    except Exception as exc:  # the Rust tokenizer raises a bare Exception here
+        if "truncat" not in str(exc).lower():
+            raise
+        raise ValueError(f"QA max_length={max_length}, stride={stride}: the longest question "
+                         "leaves no room for a context window; raise max_length or lower "
+                         "stride") from exc
     features = []
     for j, input_ids in enumerate(enc["input_ids"]):
         index = enc["overflow_to_sample_mapping"][j]

@@ -7,7 +7,7 @@ import json
 import datasets
 import pytest
 
-from finetune.data import load_examples, resolve_labels
+from finetune.data import load_examples, normalise_row, resolve_labels
 from finetune.tasks import ConcatSource, HubSource, LocalSource, Task, get_task
 
 
@@ -180,3 +180,19 @@ def test_local_source_task_reads_local_layout_even_if_fields_are_identity(local_
     task = Task("x", "pair", LocalSource(str(local_task_dirs["pair"])), ("match", "mismatch"),
                 {}, ("en",), "accuracy", "target")
     assert [e["label"] for e in load_examples(task, "train")] == [0, 1, 0]
+
+
+@pytest.mark.parametrize("raw, expected", [(True, 1), (False, 0), ("1", 1), ("true", 1),
+                                           (-1, None), (None, None)])
+def test_label_values_of_every_kind_map_to_ids(raw, expected):
+    task = Task("b", "single", HubSource("x/y"), ("false", "true"),
+                {"text": "q", "label": "answer"}, ("en",), "accuracy", "intermediate")
+    example = normalise_row(task, {"q": "is it?", "answer": raw}, task.labels)
+    assert (example["label"] if example else None) == expected
+
+
+def test_label_out_of_range_is_an_error():
+    task = Task("b", "single", HubSource("x/y"), ("a", "b"), {"text": "q", "label": "y"},
+                ("en",), "accuracy", "intermediate")
+    with pytest.raises(ValueError, match=r"label 2 outside 0..1"):
+        normalise_row(task, {"q": "x", "y": 2}, task.labels)

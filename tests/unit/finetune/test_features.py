@@ -133,3 +133,7 @@ def test_bad_inputs_raise_value_errors(tokenizer):
         Collator(tokenizer, "single")([])
     with pytest.raises(ValueError, match="max_length=4"):
         featurize(qa_task(), [], tokenizer, max_length=4)
+    question = {"id": "0", "context": "The lazy dog.", "question": "what jumps " * 20,
+                "answers": {"text": [], "answer_start": []}}
+    with pytest.raises(ValueError, match="leaves no room for a context window"):
+        featurize(qa_task(), [question], tokenizer, max_length=32)
