@@ -56,7 +56,7 @@ def cartography_stats(probs: npt.ArrayLike, correct: npt.ArrayLike) -> dict[str,
     }
 
 
-def _quotas(labels: np.ndarray, total: int) -> dict:
+def label_quotas(labels: np.ndarray, total: int) -> dict:
     """Examples per label so that ``total`` keeps the label distribution (largest remainder)."""
     values, counts = np.unique(labels, return_counts=True)
     exact = counts * total / len(labels)
@@ -92,7 +92,7 @@ def select_subsets(
     if len(stats["confidence"]) != n:
         raise ValueError(f"labels has {n} entries, stats {len(stats['confidence'])}")
     picked: dict[str, list[int]] = {name: [] for name in SUBSETS}
-    for label, k in _quotas(labels, int(fraction * n)).items():
+    for label, k in label_quotas(labels, int(fraction * n)).items():
         rows = np.flatnonzero(labels == label)
         by_conf = rows[np.lexsort((rows, -stats["confidence"][rows]))]  # most confident first
         easy, hard = by_conf[:k], by_conf[len(by_conf) - k :] if k else by_conf[:0]
