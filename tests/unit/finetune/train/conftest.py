@@ -1,9 +1,9 @@
-"""Fixtures for the finetune training tests: tiny features and a minimal collator."""
+"""Fixtures for the finetune training tests: tiny features and finetune-data's Collator."""
 
 from __future__ import annotations
 
 import pytest
-from ft_train_helpers import PadCollator, make_features
+from ft_train_helpers import make_collator, make_features
 
 
 @pytest.fixture
@@ -12,8 +12,8 @@ def features():
 
 
 @pytest.fixture
-def collator():
-    return PadCollator()
+def collator(tiny_model_dir):
+    return make_collator(tiny_model_dir)
 
 
 @pytest.fixture(autouse=True)

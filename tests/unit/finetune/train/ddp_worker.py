@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ft_train_helpers import PadCollator, make_features, make_model  # noqa: E402
+from ft_train_helpers import make_collator, make_features, make_model  # noqa: E402
 
 from finetune.trainer import TrainConfig, train  # noqa: E402
 
@@ -23,7 +23,7 @@ def main() -> None:
     torch.set_num_threads(1)
     config = TrainConfig.from_dict(json.loads(config_json))
     model = make_model(model_dir, dropout=0.0)
-    train(model, make_features(21), PadCollator(), config, out_dir)
+    train(model, make_features(21), make_collator(model_dir), config, out_dir)
 
 
 if __name__ == "__main__":

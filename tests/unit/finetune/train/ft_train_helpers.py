@@ -1,4 +1,4 @@
-"""Small deterministic features, a minimal collator and model builders for training tests.
+"""Small deterministic features, the real collator and model builders for training tests.
 
 Shared by the tests and by ``ddp_worker.py`` (which runs under torchrun, outside pytest).
 """
@@ -23,16 +23,13 @@ def make_features(n: int = 24, *, seed: int = 0, vocab: int = 180, n_labels: int
     return feats
 
 
-class PadCollator:
-    """Pads to the longest feature in the batch (pad id 1, XLM-R's)."""
+def make_collator(model_dir):
+    """finetune-data's dynamic-padding Collator with the tiny model's tokenizer."""
+    from transformers import AutoTokenizer
 
-    def __call__(self, features: list) -> dict:
-        width = max(len(f["input_ids"]) for f in features)
-        ids = [f["input_ids"] + [1] * (width - len(f["input_ids"])) for f in features]
-        mask = [f["attention_mask"] + [0] * (width - len(f["attention_mask"])) for f in features]
-        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
-                "labels": torch.tensor([f["labels"] for f in features]),
-                "example_index": torch.tensor([f["example_index"] for f in features])}
+    from finetune.features import Collator
+
+    return Collator(AutoTokenizer.from_pretrained(model_dir), "single")
 
 
 def make_model(model_dir, *, num_labels: int = 2, dropout: float = 0.1, seed: int = 0):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ft_train_helpers import PadCollator, make_features, make_model
+from ft_train_helpers import make_collator, make_features, make_model
 from safetensors.torch import load_file
 
 from finetune.cartography import load_dynamics
@@ -44,8 +44,8 @@ def test_two_processes_match_one(tiny_model_dir, tmp_path):
     _launch(tiny_model_dir, tmp_path / "ddp", config)
 
     single = make_model(tiny_model_dir, dropout=0.0)
-    result = train(single, make_features(21), PadCollator(), TrainConfig.from_dict(config),
-                   tmp_path / "one")
+    result = train(single, make_features(21), make_collator(tiny_model_dir),
+                   TrainConfig.from_dict(config), tmp_path / "one")
 
     ddp_state = load_file(tmp_path / "ddp" / "final" / "model.safetensors")
     moved = 0
