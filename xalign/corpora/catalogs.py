@@ -14,6 +14,7 @@ of both sides and stripping them would leave broken sentences.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -122,8 +123,6 @@ def fetch_catalogs(*, force: bool = False) -> dict:
     root = catalogs_dir()
     meta_path = root / "meta.json"
     if meta_path.exists() and not force:
-        import json
-
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") == FORMAT_VERSION and meta.get("wheels_pinned") == WHEELS:
             return meta

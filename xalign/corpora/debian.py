@@ -28,7 +28,7 @@ from xalign.corpora.debian_index import (
     translation_table,
 )
 from xalign.corpora.debian_pairs import aligned_pairs, english_pool
-from xalign.corpora.io import read_jsonl, sha256_file, write_json, write_jsonl
+from xalign.corpora.io import atomic_write_text, read_jsonl, sha256_file, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def apt_update(root: Path) -> None:
     for sub in ("lists/partial", "apt-cache/archives/partial"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     conf = root / "apt.conf"
-    conf.write_text(apt_config(root), encoding="utf-8")
+    atomic_write_text(conf, apt_config(root))
     done = subprocess.run(["apt-get", "-q", "-c", str(conf), "update"],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:

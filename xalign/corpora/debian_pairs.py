@@ -75,9 +75,9 @@ def mining_half(english: list[dict], translated: list[dict], lang: str, half: in
 
     Returns:
         ``{"src_ids", "src_texts", "tgt_ids", "tgt_texts", "gold"}``: the translated
-        sentences of this half's gold pairs, an English pool of ``max(pool, gold)``
-        sentences (its gold English plus distractors from this half's share of untranslated
-        English), and the gold id pairs.
+        sentences of this half's gold pairs, an English pool made of this half's gold
+        English plus ``max(pool - n_gold, n_gold)`` distractors (as many as this half's
+        share of untranslated English allows), and the gold id pairs.
     """
     ids = english_pool(english)
     gold = [(md5, en, xx) for md5, en, xx in aligned_pairs(english, translated) if en in ids]
@@ -87,7 +87,9 @@ def mining_half(english: list[dict], translated: list[dict], lang: str, half: in
     gold_en = {en for _, en, _ in gold}
     rest = sorted(text for text in ids if text not in gold_en)
     rng.shuffle(rest)
-    fill = rest[half::2][: max(0, pool - len(mine))]
+    # At least as many distractors as gold sentences (when there are that many): most
+    # sentences of a BUCC pool have no translation, and mining without them is trivial.
+    fill = rest[half::2][: max(pool - len(mine), len(mine))]
     tgt_texts = [en for _, en, _ in mine] + fill
     rng.shuffle(tgt_texts)  # gold must not sit at the front of the pool
     return {

@@ -81,6 +81,23 @@ def build_debian_tasks(root: Path, *, langs=DEFAULT_LANGS, seed: int = 0,
     return paths
 
 
+def default_tasks_root() -> Path:
+    """Where ``xalign fetch debian`` writes the tasks: ``<cache_root>/debian-tasks``."""
+    from probe.paths import cache_root
+
+    return cache_root() / "debian-tasks"
+
+
+def build_default_tasks() -> dict[str, Path]:
+    """Build the tasks with default settings under :func:`default_tasks_root`, testing on
+    every default language that has Debian translations."""
+    from xalign.corpora.debian import fetch_debian
+
+    available = fetch_debian()["counts"]
+    langs = tuple(lang for lang in DEFAULT_LANGS if lang in available)
+    return build_debian_tasks(default_tasks_root(), langs=langs)
+
+
 def _resolve_sizes(sizes: dict | None) -> dict:
     unknown = sorted(set(sizes or {}) - set(DEFAULT_SIZES))
     if unknown:

@@ -69,7 +69,8 @@ def test_mining_halves_are_disjoint_complete_problems(debian_cache):
     ev = load_corpus("debian-bucc:de-en?pool=25", split="eval")
     for half in (fit, ev):
         assert half.kind == "mining"
-        assert len(half.tgt_texts) == 25  # gold English plus untranslated distractors
+        # 20 gold English + this half's 10 untranslated (fewer than max(25 - 20, 20))
+        assert len(half.tgt_texts) == 30
         assert {s for s, _ in half.gold} == set(half.src_ids)
         text = dict(zip(half.tgt_ids, half.tgt_texts, strict=True))
         src = dict(zip(half.src_ids, half.src_texts, strict=True))
@@ -96,3 +97,14 @@ def test_mining_limit_scales_distractors(debian_cache):
     distractors = len(full.tgt_ids) - len(full)
     assert len(small.tgt_ids) - 10 == round(10 / len(full) * distractors)
     assert small.meta["full_size"] == len(full)
+
+
+def test_mining_pool_size_and_minimum_distractors():
+    english = [{"md5": f"{i:03d}", "short": f"english text number {i}", "paragraphs": []}
+               for i in range(100)]
+    translated = [{"md5": f"{i:03d}", "short": f"xx {i}", "paragraphs": []} for i in range(10)]
+    big = mining_half(english, translated, "de", 0, pool=30, seed=0)
+    assert len(big["gold"]) == 5 and len(big["tgt_ids"]) == 30
+    small = mining_half(english, translated, "de", 1, pool=6, seed=0)
+    assert len(small["gold"]) == 5 and len(small["tgt_ids"]) == 10  # >= 1 distractor per gold
+    assert not set(big["tgt_ids"]) & set(small["tgt_ids"])

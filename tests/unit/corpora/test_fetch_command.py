@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from xalign.cli import main
 
 
@@ -9,6 +11,11 @@ def test_fetch_debian_prints_pair_counts(debian_cache, capsys):
     assert main(["fetch", "debian"]) == 0
     out = capsys.readouterr().out
     assert "debian: 2 languages" in out and "de=40" in out and "fr=40" in out
+    from xalign.corpora.debian_tasks import default_tasks_root
+
+    meta = json.loads((default_tasks_root() / "debian-section" / "meta.json").read_text())
+    assert meta["languages"] == ["de", "en", "fr"]  # only the languages that exist
+    assert f"debian task debian-choice: {default_tasks_root() / 'debian-choice'}" in out
 
 
 def test_fetch_catalogs_uses_cached_meta(capsys):
