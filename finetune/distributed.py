@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -93,3 +94,10 @@ def all_reduce_grads(ctx: DistContext, params: Sequence[torch.nn.Parameter]) -> 
         n = p.numel()
         p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
+
+
+def all_reduce_arrays(ctx: DistContext, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Copies of numpy ``arrays`` summed over ranks (the inputs are left untouched)."""
+    if not ctx.enabled:
+        return tuple(arrays)
+    return tuple(all_reduce_sum(ctx, torch.from_numpy(a.copy())).numpy() for a in arrays)

@@ -105,6 +105,8 @@ def _as_tasks(model, features, collator) -> tuple[dict, dict, dict]:
         if not isinstance(collator, Mapping):
             collator = dict.fromkeys(features, collator)
         return dict(model), dict(features), dict(collator)
+    if isinstance(model, Mapping):
+        raise ValueError(f"a dict of models ({sorted(model)}) needs a dict of features per task")
     return {"": model}, {"": features}, {"": collator}
 
 
@@ -147,7 +149,7 @@ class Run:
 
 
 def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=None,
-          progress: bool = False) -> TrainResult:
+          progress: bool = False, tokenizer=None) -> TrainResult:
     """Fine-tune ``model`` on ``features``; resume from ``out_dir``'s latest checkpoint.
 
     Args:
@@ -162,6 +164,8 @@ def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=No
         eval_fn: called as ``eval_fn(model)`` (multi-task: the dict of models) in eval mode
             on rank 0 every ``eval_every`` steps; returns metrics merged into ``history``.
         progress: show a tqdm bar on rank 0.
+        tokenizer: saved into every checkpoint and ``final/`` when given (default: the
+            collator's ``tokenizer`` attribute, if it has one).
 
     Returns:
         TrainResult with the step count, history and ``<out_dir>/final``.
@@ -170,6 +174,7 @@ def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=No
         ValueError: bad config or features (e.g. empty, dynamics for a multi-task run).
     """
     run = _start(model, features, collator, config, Path(out_dir))
+    run.tokenizer = tokenizer if tokenizer is not None else run.tokenizer
     bar = _progress_bar(progress and run.ctx.is_main, run.plan.total_steps, run.state.step)
     while run.state.step < run.plan.total_steps:
         loss = _optimizer_step(run)
@@ -278,13 +283,9 @@ def _recorder(feats: dict, plan: Plan) -> DynamicsRecorder:
 
 def _reduced(run: Run) -> tuple[np.ndarray, ...] | None:
     """The recorder's arrays summed over ranks (each rank saw different examples)."""
-    if run.dynamics is None or not run.ctx.enabled:
-        return run.dynamics.arrays() if run.dynamics else None
-    out = []
-    for arr in run.dynamics.arrays():
-        t = torch.from_numpy(arr.copy())
-        out.append(distributed.all_reduce_sum(run.ctx, t).numpy())
-    return tuple(out)
+    if run.dynamics is None:
+        return None
+    return distributed.all_reduce_arrays(run.ctx, run.dynamics.arrays())
 
 
 def make_optimizer(named_params, config: TrainConfig, total_steps: int):

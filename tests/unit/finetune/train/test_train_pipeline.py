@@ -45,7 +45,10 @@ def test_train_real_pipeline_then_select_and_chain(tiny_model_dir, tmp_path):
                          record_dynamics=True, eval_every=9)
     result = train(model, features, Collator(tokenizer, "single"), config, tmp_path / "run",
                    eval_fn=lambda m: {"dev_accuracy": evaluate(m, tokenizer, task,
-                                                               "validation")["accuracy"]})
+                                                               "validation")["accuracy"]},
+                   tokenizer=tokenizer)
+    assert AutoTokenizer.from_pretrained(result.checkpoint_dir)("library").input_ids == tokenizer(
+        "library").input_ids
     assert result.history[-1]["dev_accuracy"] == 1.0
     probs, correct, meta = load_dynamics(tmp_path / "run")
     assert probs.shape == (24, 6)
