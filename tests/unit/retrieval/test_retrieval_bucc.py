@@ -14,6 +14,7 @@ from retrieval.bucc import (
     evaluate_mining,
     fit_threshold,
     mine_pairs,
+    mine_pairs_from_embeddings,
 )
 
 
@@ -144,3 +145,40 @@ def test_mine_pairs_embeds_unique_texts_once_and_maps_to_ids() -> None:
 def test_bad_input(call, match) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def planted_split(seed: int) -> tuple[np.ndarray, np.ndarray, set[tuple[int, int]]]:
+    """150 noisy translation pairs among distractors, plus 20 target "hubs" near the
+    common offset shared by all vectors (hubness is what the margin corrects)."""
+    rng = np.random.default_rng(seed)
+    d, n_gold = 32, 150
+    offset = rng.normal(size=d)
+    offset *= 4 / np.linalg.norm(offset)
+    base = rng.normal(size=(n_gold, d))
+    src = np.vstack([base + 0.6 * rng.normal(size=(n_gold, d)), rng.normal(size=(100, d))])
+    tgt = np.vstack([
+        base + 0.6 * rng.normal(size=(n_gold, d)),
+        rng.normal(size=(250, d)),
+        offset + 0.3 * rng.normal(size=(20, d)),
+    ])
+    ps, pt = rng.permutation(len(src)), rng.permutation(len(tgt))
+    inv_s, inv_t = np.argsort(ps), np.argsort(pt)
+    gold = {(int(inv_s[i]), int(inv_t[i])) for i in range(n_gold)}
+    return src[ps] + offset, tgt[pt] + offset, gold
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_planted_pairs_margin_beats_raw_cosine(seed: int) -> None:
+    # Measured (seeds 0, 2, 4): ratio transfer F1 0.927-0.941, absolute 0.847-0.866.
+    fit_src, fit_tgt, fit_gold = planted_split(seed)
+    ev_src, ev_tgt, ev_gold = planted_split(seed + 1)
+    f1 = {}
+    for margin in ("ratio", "absolute"):
+        out = evaluate_mining(
+            mine_pairs_from_embeddings(fit_src, fit_tgt, margin=margin), fit_gold,
+            mine_pairs_from_embeddings(ev_src, ev_tgt, margin=margin), ev_gold,
+        )
+        assert out["transfer_n_gold"] == 150
+        f1[margin] = out["transfer_f1"]
+    assert f1["ratio"] >= 0.9
+    assert f1["ratio"] > f1["absolute"] + 0.04
