@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 DEBIAN_LANGS = {"de": "de", "fr": "fr", "es": "es", "ru": "ru", "zh_CN": "zh", "ja": "ja",
                 "it": "it", "pl": "pl", "uk": "uk", "ko": "ko"}
 SUITE = "bookworm"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def debian_dir() -> Path:

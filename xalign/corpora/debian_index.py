@@ -86,8 +86,8 @@ def english_table(packages: Iterable[dict], translation_en: Iterable[dict]) -> l
     """Join the Packages index with Translation-en on ``Description-md5``.
 
     Returns:
-        One row per package in index order: ``{"package", "section", "md5", "short",
-        "paragraphs"}``; packages without a Description-md5 are skipped.
+        One row per package in index order: ``{"package", "source", "section", "md5",
+        "short", "paragraphs"}``; packages without a Description-md5 are skipped.
     """
     long_by_md5 = {}
     for stanza in translation_en:
@@ -102,7 +102,10 @@ def english_table(packages: Iterable[dict], translation_en: Iterable[dict]) -> l
         short, paragraphs = long_by_md5.get(md5, (None, []))
         if short is None:
             short = parse_description(stanza.get("Description", ""))[0]
-        rows.append({"package": stanza["Package"], "section": section_of(stanza.get("Section", "")),
+        # "Source: foo (1.2-1)" -> "foo"; binary packages of one source share text
+        source = stanza.get("Source", stanza["Package"]).split(" ")[0]
+        rows.append({"package": stanza["Package"], "source": source,
+                     "section": section_of(stanza.get("Section", "")),
                      "md5": md5, "short": short, "paragraphs": paragraphs})
     return rows
 

@@ -13,8 +13,9 @@ Four tasks, all English-trained; only the target task has non-English test sets:
 * ``debian-choice`` (intermediate, ``multiple_choice``): pick the package's paragraph among
   4, the 3 distractors from the same section.
 
-Zero-shot hygiene: every package (and description checksum) behind any test example is
-held out of all English training data, target and intermediate alike.
+Zero-shot hygiene: every package, description checksum and source package behind any
+test example is held out of all English training data, target and intermediate alike
+(binary packages of one source, such as libfoo1 and libfoo-dev, share their wording).
 """
 
 from __future__ import annotations
@@ -195,15 +196,20 @@ def tasks_from_tables(english: list[dict], translated: dict[str, list[dict]], *,
     sections = pick_sections(eligible, translated, sizes["sections"])
     tests = sample_tests(eligible, translated, sections, sizes["test_per_section"], rng)
     held_md5 = {r["md5"] for rows in tests.values() for r in rows}
-    held_pkgs = {row["package"] for row in english if row["md5"] in held_md5}
+    held_rows = [row for row in english if row["md5"] in held_md5]
+    held_pkgs = {row["package"] for row in held_rows}
+    # Hold out whole source packages: libfoo1 and libfoo-dev share most of their text.
+    held_srcs = {row.get("source", row["package"]) for row in held_rows}
     free = [row for row in english
-            if row["md5"] not in held_md5 and row["package"] not in held_pkgs]
+            if row["md5"] not in held_md5 and row["package"] not in held_pkgs
+            and row.get("source", row["package"]) not in held_srcs]
     target = _target_splits(free, eligible, sections, sizes, rng)
     files = {"train.jsonl": target[0], "validation.jsonl": target[1]}
     files.update({f"test.{lang}.jsonl": [_strip(r) for r in rows] for lang, rows in tests.items()})
     source = "Debian bookworm main: Packages Section + Translation-xx short descriptions"
     tasks = {"debian-section": ({"format": "single", "labels": sections, "source": source,
-                                 "languages": sorted(tests), "held_out_packages": len(held_pkgs)},
+                                 "languages": sorted(tests), "held_out_packages": len(held_pkgs),
+                                 "held_out_sources": len(held_srcs)},
                                 files)}
     tasks.update(build_intermediate(free, sizes, rng))
     return tasks

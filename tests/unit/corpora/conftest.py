@@ -24,7 +24,10 @@ def synthetic_packages(n_per_section: int = 20) -> list[dict]:
                      f"work very well, release {i}.", f"This package contains {name} files."]
             if i % 5 == 4:
                 paras = paras[:1]
-            rows.append({"package": name, "section": section, "short": short, "paras": paras})
+            # odd packages are built from the source of the even one before them
+            source = f"{section}-pkg{i - i % 2:02d}"
+            rows.append({"package": name, "source": source, "section": section,
+                         "short": short, "paras": paras})
     return rows
 
 
@@ -47,7 +50,9 @@ def write_lists(folder, packages, langs=("de", "fr")) -> None:
     for k, row in enumerate(packages):
         md5 = _md5(row["short"], row["paras"])
         section = f"contrib/{row['section']}" if k % 7 == 0 else row["section"]
-        pkgs.append(f"Package: {row['package']}\nVersion: 1.0\nDescription: {row['short']}\n"
+        source = "" if row["source"] == row["package"] else f"Source: {row['source']} (1.0)\n"
+        pkgs.append(f"Package: {row['package']}\n{source}Version: 1.0\n"
+                    f"Description: {row['short']}\n"
                     f"Description-md5: {md5}\nSection: {section}\nPriority: optional\n")
         en.append(f"Package: {row['package']}\nDescription-md5: {md5}\n"
                   f"Description-en: {_desc_field(row['short'], row['paras'])}\n")

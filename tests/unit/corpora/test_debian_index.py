@@ -20,6 +20,7 @@ Tag: game::strategy, interface::graphical,
 Section: games
 
 Package: foo-tools
+Source: foo (1.2-1)
 Description: tools for handling foo files
 Description-md5: 11111111111111111111111111111111
 Section: contrib/utils
@@ -90,7 +91,8 @@ def test_english_table_joins_on_md5():
     assert [r["package"] for r in rows] == ["0ad", "foo-tools"]  # no md5 -> skipped
     assert rows[0]["section"] == "games" and len(rows[0]["paragraphs"]) == 3
     # foo-tools has no Translation-en stanza: short from Packages, no paragraphs
-    assert rows[1] == {"package": "foo-tools", "section": "utils",
+    assert rows[0]["source"] == "0ad"  # no Source field: the package is its own source
+    assert rows[1] == {"package": "foo-tools", "source": "foo", "section": "utils",
                        "md5": "11111111111111111111111111111111",
                        "short": "tools for handling foo files", "paragraphs": []}
 

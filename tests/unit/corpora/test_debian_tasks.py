@@ -76,6 +76,22 @@ def test_held_out_packages_never_in_training(tasks):
                 assert row["id"].split("-")[0] not in held
 
 
+def test_sibling_packages_of_held_out_sources_never_in_training(tasks, debian_cache):
+    from xalign.corpora.debian import load_english
+
+    english = load_english()
+    source_of = {row["md5"]: row["source"] for row in english}
+    target = tasks["debian-section"]
+    held = {source_of[md5_of(r["id"])] for lang in ("de", "fr", "en")
+            for r in read(target / f"test.{lang}.jsonl")}
+    used = {md5_of(r["id"]) for split in ("train", "validation")
+            for r in read(target / f"{split}.jsonl")}
+    for name in ("debian-match-random", "debian-match-section", "debian-choice"):
+        used |= {r["id"].split("-")[0] for split in ("train", "validation", "test.en")
+                 for r in read(tasks[name] / f"{split}.jsonl")}
+    assert used and not {source_of[md5] for md5 in used} & held
+
+
 def test_intermediate_labels_and_answers(tasks, debian_cache):
     para = {p["short"]: " ".join(p["paras"][0].split()[:MAX_WORDS])
             for p in debian_cache["packages"]}
