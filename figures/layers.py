@@ -39,6 +39,9 @@ from figures.tables import (
 )
 
 COLUMNS = ("model", "condition", "seed", "phase", "language", "layer", "metric", "value")
+MARKERS = ("o", "s", "^", "D", "v")
+DASHES = ("-", "--", "-.", ":")
+LEGEND_ROWS = 12  # entries per legend column, so a 36-language legend still fits the height
 
 
 def _metric_rows(rows: RowSource, metric: str, where: Mapping[str, Any] | None) -> Rows:
@@ -81,13 +84,16 @@ def plot_layer_curves(
     table = _metric_rows(rows, metric, where)
     check_single(table, {hue, "layer", "seed", "value"}, "alignment rows")
     curves = mean_by(table, (hue, "layer"))
-    fig, (ax,) = new_figure()
-    for i, label in enumerate(distinct(curves, hue)):
+    labels = distinct(curves, hue)
+    fig, (ax,) = new_figure(double=len(labels) > len(PALETTE))
+    for i, label in enumerate(labels):
         line = [r for r in curves if r[hue] == label]
         x = np.array([r["layer"] for r in line])
         y = np.array([r["value"] for r in line])
-        color = PALETTE[i % len(PALETTE)]
-        ax.plot(x, y, marker="o", color=color, label=str(label), gid=f"curve:{label}")
+        # Past 8 lines colours repeat, so marker and dash change with each round of colours.
+        color, cycle = PALETTE[i % len(PALETTE)], i // len(PALETTE)
+        ax.plot(x, y, marker=MARKERS[cycle % len(MARKERS)], color=color, label=str(label),
+                linestyle=DASHES[cycle % len(DASHES)], gid=f"curve:{label}")
         best = int(np.nanargmax(y))
         ax.plot(x[best], y[best], marker="*", markersize=9, color=color, markeredgecolor="black",
                 markeredgewidth=0.5, linestyle="none", gid=f"best:{label}", label="_best")
@@ -99,7 +105,8 @@ def plot_layer_curves(
     handles, labels = ax.get_legend_handles_labels()
     handles.append(_best_proxy())
     labels.append("best layer")
-    fig.legend(handles, labels, loc="outside right upper", title=hue, frameon=False)
+    fig.legend(handles, labels, loc="outside right upper", title=hue, frameon=False,
+               ncols=-(-len(labels) // LEGEND_ROWS))
     return fig
 
 
@@ -166,9 +173,12 @@ def _phase_legend(axes: np.ndarray) -> tuple[list, list[str]]:
 
 def _draw_phases(ax: Axes, rows: Rows, condition: str) -> None:
     """One line per phase: mean over languages per layer, band = min..max across languages."""
+    cells: dict[tuple, list[float]] = {}  # (phase, layer) -> one value per language
+    for row in rows:
+        cells.setdefault((row["phase"], row["layer"]), []).append(row["value"])
     for phase in distinct(rows, "phase"):
-        layers = distinct(select(rows, phase=phase), "layer")
-        values = [[r["value"] for r in select(rows, phase=phase, layer=layer)] for layer in layers]
+        layers = sorted(layer for p, layer in cells if p == phase)
+        values = [cells[phase, layer] for layer in layers]
         mean = np.array([np.mean(v) for v in values])
         style = {"color": PHASE_COLORS.get(phase, "grey"),
                  "linestyle": PHASE_STYLES.get(phase, "-")}

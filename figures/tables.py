@@ -84,8 +84,11 @@ def require_columns(rows: Rows, columns: Iterable[str], table: str) -> None:
 
 def select(rows: Rows, where: Mapping[str, Any] | None = None, **equals: Any) -> Rows:
     """Rows whose columns equal every given value (``where`` and keywords combined)."""
-    criteria = {**(where or {}), **equals}
-    return [row for row in rows if all(row.get(k) == v for k, v in criteria.items())]
+    criteria = tuple({**(where or {}), **equals}.items())
+    if len(criteria) == 1:  # the common case, without a generator per row
+        ((key, value),) = criteria
+        return [row for row in rows if row.get(key) == value]
+    return [row for row in rows if all(row.get(k) == v for k, v in criteria)]
 
 
 def sort_key(column: str, value: Any) -> tuple:

@@ -96,10 +96,15 @@ class _Report:
             require_columns(self.tables[path.stem], cartography.COLUMNS, str(path))
 
     def figure(self, plot: Callable[..., Any], stem: str, sources: Sequence[str],
-               caption: str, **params: Any) -> str:
-        """Draw ``plot(...)``, save it under figures/, and return its Markdown link."""
+               caption: str, *, inputs: Sequence[Rows] | None = None, **params: Any) -> str:
+        """Draw ``plot(*tables, **params)``, save it under figures/, return its Markdown link.
+
+        ``inputs`` replaces the whole tables by a slice of them (the same rows the plot would
+        select itself), which saves rescanning a large table for every figure.
+        """
         paths = [self.results / f"{name}.csv" for name in sources]
-        fig = plot(*(self.tables[name] for name in sources), **params)
+        tables = inputs if inputs is not None else [self.tables[name] for name in sources]
+        fig = plot(*tables, **params)
         save_figure(fig, self.run_dir / "figures" / stem, sources=paths, params=params)
         return f"![{caption}](figures/{stem}.png)\n\n[{caption} (PDF)](figures/{stem}.pdf)"
 
@@ -172,10 +177,11 @@ def _alignment_section(report: _Report, findings: list[str]) -> str:
             curves = {"model": model, "phase": first["phase"], "condition": first["condition"]}
             parts += [
                 report.figure(layers.plot_phase_curves, f"phase_{metric}{tag}", ["alignment"],
-                              f"{metric} per phase", metric=metric, where={"model": model}),
+                              f"{metric} per phase", inputs=[chosen], metric=metric,
+                              where={"model": model}),
                 report.figure(layers.plot_layer_curves, f"layers_{metric}{tag}", ["alignment"],
-                              f"{metric} per language, phase {first['phase']}", metric=metric,
-                              where=curves),
+                              f"{metric} per language, phase {first['phase']}",
+                              inputs=[chosen], metric=metric, where=curves),
             ]
             if metric in HEADLINE or not set(HEADLINE) & set(distinct(rows, "metric")):
                 findings += _alignment_findings(best, metric, model if len(models) > 1 else "")

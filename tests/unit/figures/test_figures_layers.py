@@ -94,3 +94,16 @@ def test_phase_curves_one_language_has_no_band():
     assert not [c for c in ax.collections if (c.get_gid() or "").startswith("band")]
     with pytest.raises(ValueError, match="language='xx'"):
         plot_phase_curves(alignment_rows(), metric="tatoeba_en2xx", language="xx")
+
+
+def test_many_lines_stay_distinguishable_and_the_legend_fits():
+    rows = [{"model": "m", "condition": "none", "seed": 0, "phase": 0, "language": f"l{i:02d}",
+             "layer": k, "metric": "cka_en_xx", "value": (i * 7 + k * 3) % 10 / 10}
+            for i in range(20) for k in range(3)]
+    fig = plot_layer_curves(rows, metric="cka_en_xx")
+    lines = _lines(fig.axes[0], "curve:").values()
+    styles = {(line.get_color(), line.get_marker(), line.get_linestyle()) for line in lines}
+    assert len(styles) == 20  # no two languages drawn alike
+    assert fig.get_figwidth() == 7.0
+    assert fig.legends[0]._ncols == 2  # 21 entries, 12 per column
+    assert fig.axes[0].get_ylabel() == "linear CKA, en vs xx"
