@@ -45,6 +45,8 @@ DEFAULT_SIZES = {
     "inter_validation": 500,
     "inter_test": 500,
 }
+# Bump when the way tasks are built changes, so cached task folders are rebuilt.
+TASKS_VERSION = 3
 TASK_NAMES = ("debian-section", "debian-match-random", "debian-match-section", "debian-choice")
 
 
@@ -68,7 +70,7 @@ def build_debian_tasks(root: Path, *, langs=DEFAULT_LANGS, seed: int = 0,
     from xalign.corpora.debian import fetch_debian, load_english, load_translations
 
     sizes = _resolve_sizes(sizes)
-    build = {"seed": seed, "sizes": sizes, "langs": list(langs),
+    build = {"version": TASKS_VERSION, "seed": seed, "sizes": sizes, "langs": list(langs),
              "tables_sha256": fetch_debian()["sha256"]}
     paths = {name: Path(root) / name for name in TASK_NAMES}
     if all(_meta_build(p) == build for p in paths.values()):
@@ -226,13 +228,18 @@ def _target_splits(free, eligible, sections, sizes, rng) -> tuple[list[dict], li
         if eligible.get(row["md5"]) is row and row["section"] in sections:
             buckets[row["section"]].append({"id": f"en-{row['md5']}", "text": row["short"],
                                             "label": row["section"]})
-    train, validation = [], []
+    train, validation, spare = [], [], []
     n_train = -(-sizes["train"] // len(sections)) if sections else 0
     n_val = -(-sizes["validation"] // len(sections)) if sections else 0
     for section in sections:
         rows = rng.sample(buckets[section], len(buckets[section]))
         validation.extend(rows[:n_val])
         train.extend(rows[n_val:n_val + n_train])
+        spare.extend(rows[n_val + n_train:])
     rng.shuffle(train)
     rng.shuffle(validation)
+    rng.shuffle(spare)
+    # Small sections cannot fill their share: top up from the others (balanced-ish).
+    train = (train + spare)[: sizes["train"]] if len(train) < sizes["train"] else train
+    rng.shuffle(train)
     return train[: sizes["train"]], validation[: sizes["validation"]]
