@@ -140,9 +140,13 @@ def mean_by(rows: Rows, keys: Sequence[str], value: str = "value") -> Rows:
 
 
 def best_by(rows: Rows, keys: Sequence[str], over: str = "layer", value: str = "value") -> Rows:
-    """Per ``keys`` group, the row with the largest ``value`` (lowest ``over`` on ties)."""
+    """Per ``keys`` group, the row with the largest ``value`` (lowest ``over`` on ties).
+
+    NaN values (a layer that failed to evaluate) never win; a group of only NaN is left out.
+    """
     best: dict[tuple, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: sort_key(over, r[over])):
+    finite = (r for r in rows if not math.isnan(r[value]))
+    for row in sorted(finite, key=lambda r: sort_key(over, r[over])):
         group = tuple(row[k] for k in keys)
         if group not in best or row[value] > best[group][value]:
             best[group] = row

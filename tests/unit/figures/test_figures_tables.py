@@ -60,6 +60,9 @@ def test_mean_and_best_by():
     assert [r["n_rows"] for r in means] == [2, 2, 2]
     best = best_by(means, ("g",))
     assert best[0]["layer"] == 1  # tie 0.6 = 0.6: the lower layer wins
+    with_nan = [{"g": "a", "layer": 0, "value": math.nan}, {"g": "a", "layer": 1, "value": 0.2},
+                {"g": "b", "layer": 0, "value": math.nan}]
+    assert best_by(with_nan, ("g",)) == [with_nan[1]]
 
 
 def test_display_order_and_single_slice():
