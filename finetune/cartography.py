@@ -74,7 +74,8 @@ def select_subsets(
 
     Within every label: easy = highest confidence, hard = lowest confidence, ambiguous =
     highest variability among the examples in neither (so the three are disjoint and
-    comparable; the paper's regions may overlap). Ties break by lower index. Each subset
+    comparable; the paper's regions may overlap). Ties keep the lower index in front of
+    the ranking (so it is picked for easy / ambiguous, left for hard). Each subset
     has ``floor(fraction * n)`` examples with the same label distribution as the data.
 
     Args:

@@ -238,6 +238,7 @@ def restore_checkpoint(run, folder: Path) -> dict:
         ``{"step", "history"}`` to continue from.
     """
     saved = read_state(folder)
+    check_same_config(saved["config"], dataclasses.asdict(run.config), folder)
     if saved["world_size"] != run.ctx.world_size:
         logger.warning("%s was written by %d processes, resuming with %d: same batches, "
                        "other dropout masks", folder, saved["world_size"], run.ctx.world_size)
@@ -253,3 +254,17 @@ def restore_checkpoint(run, folder: Path) -> dict:
         run.dynamics.load_raw(folder, keep=run.ctx.is_main)
     logger.info("resumed from %s at step %d", folder, saved["global_step"])
     return {"step": saved["global_step"], "history": saved["history"]}
+
+
+# Fields that may change between a run and its resumption: they do not affect the result.
+RESUMABLE_CHANGES = frozenset({"eval_every", "save_every"})
+
+
+def check_same_config(saved: Mapping, current: Mapping, folder: Path) -> None:
+    """Refuse to resume with settings that would change the batch order or the schedule."""
+    for key in sorted(set(saved) | set(current)):
+        if key not in RESUMABLE_CHANGES and saved.get(key) != current.get(key):
+            raise ValueError(
+                f"{folder}: checkpoint was trained with {key}={saved.get(key)!r} but the config "
+                f"says {current.get(key)!r}; use the same config or a new out_dir"
+            )

@@ -209,6 +209,8 @@ def _start(model, features, collator, config: TrainConfig, out_dir: Path) -> Run
     latest = ckpt.latest_checkpoint(out_dir)
     if latest is not None:
         run.state = TrainState(**ckpt.restore_checkpoint(run, latest))
+    logger.info("training %s for %d steps from step %d (%d process(es))",
+                "/".join(models) or "model", plan.total_steps, run.state.step, ctx.world_size)
     return run
 
 
@@ -224,9 +226,10 @@ def _optimizer_step(run: Run) -> float:
         record = (lambda *a, e=epoch: run.dynamics.record(e, *a)) if run.dynamics else None
         weight = len(local) / len(batch) / len(micro)
         loss += _forward_backward(run.models[task], inputs, weight, run, record)
+    # reduce before unscaling so every rank sees the same inf/NaN check under fp16
+    distributed.all_reduce_grads(run.ctx, run.params)
     if run.scaler is not None:
         run.scaler.unscale_(run.optimizer)
-    distributed.all_reduce_grads(run.ctx, run.params)
     distributed.all_reduce_sum(run.ctx, loss)
     if run.config.max_grad_norm:
         torch.nn.utils.clip_grad_norm_(run.params, run.config.max_grad_norm)

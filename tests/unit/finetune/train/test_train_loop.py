@@ -143,3 +143,14 @@ def test_config_rejects_bad_values():
         TrainConfig.from_dict({"learning_rate": 1e-3, "lr": 1})
     with pytest.raises(ValueError, match="batch_size"):
         TrainConfig(batch_size=0)
+
+
+def test_resume_refuses_a_changed_config(tiny_model_dir, features, collator, tmp_path):
+    config = TrainConfig(max_steps=2, batch_size=8, save_every=1)
+    train(make_model(tiny_model_dir), features, collator, config, tmp_path)
+    changed = TrainConfig(max_steps=2, batch_size=4, save_every=1)
+    with pytest.raises(ValueError, match="batch_size=8 but the config says 4"):
+        train(make_model(tiny_model_dir), features, collator, changed, tmp_path)
+    # eval/save frequency may change
+    again = TrainConfig(max_steps=2, batch_size=8, save_every=2)
+    assert train(make_model(tiny_model_dir), features, collator, again, tmp_path).global_step == 2
