@@ -88,12 +88,17 @@ class _Report:
         self.run_dir, self.results = run_dir, run_dir / "results"
         self.tables: dict[str, Rows] = {}
         for name, columns in TABLES.items():
-            if (self.results / f"{name}.csv").is_file():
-                self.tables[name] = read_rows(self.results / f"{name}.csv")
-                require_columns(self.tables[name], columns, f"{self.results}/{name}.csv")
+            self._load(self.results / f"{name}.csv", columns)
         for path in sorted(self.results.glob("cartography_*.csv")):
-            self.tables[path.stem] = read_rows(path)
-            require_columns(self.tables[path.stem], cartography.COLUMNS, str(path))
+            self._load(path, cartography.COLUMNS)
+
+    def _load(self, path: Path, columns: Sequence[str]) -> None:
+        """Keep a table that exists and has rows; a header-only table counts as missing."""
+        if path.is_file():
+            rows = read_rows(path)
+            require_columns(rows, columns, str(path))
+            if rows:
+                self.tables[path.stem] = rows
 
     def figure(self, plot: Callable[..., Any], stem: str, sources: Sequence[str],
                caption: str, *, inputs: Sequence[Rows] | None = None, **params: Any) -> str:
@@ -110,7 +115,7 @@ class _Report:
 
 
 def _missing(name: str, title: str) -> str:
-    return f"## {title}\n\n_results/{name}.csv not found: section skipped._"
+    return f"## {title}\n\n_results/{name}.csv not found or empty: section skipped._"
 
 
 def _slug(value: Any) -> str:
@@ -229,6 +234,8 @@ def _cka_section(report: _Report) -> str:
         language = "en" if "en" in languages else languages[0]
         chosen = select(chosen, language=language)
         pairs = sorted({(r["phase_a"], r["phase_b"]) for r in chosen})
+        # A phase against itself is the identity on the diagonal: show it only if alone.
+        pairs = [(a, b) for a, b in pairs if a != b] or pairs
         panels = [{"model": model, "language": language, "condition": c, "phase_a": a,
                    "phase_b": b}
                   for c in distinct(chosen, "condition") for a, b in pairs
@@ -295,7 +302,7 @@ def _change_section(report: _Report, findings: list[str]) -> str:
                         f"{top['spearman']:.2f} [{top['spearman_lo']:.2f}, "
                         f"{top['spearman_hi']:.2f}], n = {int(top['n'])}")
     if "change_points" not in report.tables:
-        parts.append("_results/change_points.csv not found: scatter plots skipped._")
+        parts.append("_results/change_points.csv not found or empty: scatter plots skipped._")
         return "\n\n".join(parts)
     for measure in distinct(ordered, "measure"):
         best = _strongest(select(ordered, measure=measure))

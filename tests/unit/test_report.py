@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
@@ -55,7 +56,7 @@ def make_run(root: Path) -> Path:
     _write(res / "cka_grid.csv", ["model", "condition", "seed", "phase_a", "phase_b", "language",
                                   "layer_a", "layer_b", "value"],
            [["tiny", c, 0, 0, p, "en", a, b, round(0.9 - 0.1 * abs(a - b) - 0.05 * p, 6)]
-            for c in ("easy", "hard") for p in (1, 2) for a in LAYERS for b in LAYERS])
+            for c in ("easy", "hard") for p in (0, 1, 2) for a in LAYERS for b in LAYERS])
     _write(res / "zeroshot.csv", ["model", "condition", "seed", "task", "language", "metric",
                                   "value", "n"],
            [["tiny", c, s, "xnli", lang, "accuracy", zs_value(c, s, lang), 50]
@@ -142,6 +143,10 @@ def test_title_summary_links_and_determinism(full_run, tmp_path):
     for link in links:
         assert (run / link).is_file() and (run / link).stat().st_size > 0
     assert "change_delta_cka_en_xx_layer2" in text  # the strongest layer of that measure
+    sidecar = json.loads((run / "figures" / "cka_grids.json").read_text())
+    assert [(p["condition"], p["phase_a"], p["phase_b"]) for p in sidecar["params"]["panels"]] \
+        == [("easy", 0, 1), ("easy", 0, 2), ("hard", 0, 1), ("hard", 0, 2)]  # no 0-vs-0 grid
+    assert sidecar["figure_function"] == "plot_cka_grids"
     assert not list(run.rglob("*.tmp"))
     again = shutil.copytree(run, tmp_path / "again", ignore=shutil.ignore_patterns("figures"))
     (again / "report.md").unlink()
@@ -150,15 +155,17 @@ def test_title_summary_links_and_determinism(full_run, tmp_path):
 
 def test_missing_tables_skip_their_sections(tmp_path):
     run = make_run(tmp_path / "partial")
-    for name in ("zeroshot", "change_points", "cka_grid", "task_difficulty"):
+    for name in ("zeroshot", "change_points", "cka_grid"):
         (run / "results" / f"{name}.csv").unlink()
+    _write(run / "results" / "task_difficulty.csv", ["task", "budget_steps", "dev_error",
+                                                     "normalised_error", "rank"], [])
     (run / "results" / "cartography_xnli.csv").unlink()
     (run / "config.yaml").unlink()
     text = write_report(run).read_text(encoding="utf-8")
     assert text.startswith("# xalign report: partial\n")
     for name in ("zeroshot", "cka_grid", "task_difficulty"):
-        assert f"_results/{name}.csv not found: section skipped._" in text
-    assert "_results/change_points.csv not found: scatter plots skipped._" in text
+        assert f"_results/{name}.csv not found or empty: section skipped._" in text
+    assert "_results/change_points.csv not found or empty: scatter plots skipped._" in text
     assert "cartography_<task>.csv not found" in text
     assert "| delta_tatoeba_en2xx | 1 |" in text
     for link in re.findall(r"\]\((figures/[^)]+)\)", text):
