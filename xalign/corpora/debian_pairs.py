@@ -15,6 +15,7 @@ mining problems: fit the threshold on one, apply it to the other.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 MIN_WORDS = 3
 DEFAULT_POOL = 12_000  # English sentences per half: at least 10k distractor-rich pool
@@ -48,7 +49,7 @@ def aligned_pairs(english: list[dict], translated: list[dict], *, unit: str = "s
     return dedupe(t for t in triples if len(t[1].split()) >= MIN_WORDS and t[2])
 
 
-def dedupe(triples) -> list[tuple[str, str, str]]:
+def dedupe(triples: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """Keep the first triple for each English text and each translated text."""
     seen_en, seen_xx, kept = set(), set(), []
     for md5, en, xx in triples:

@@ -69,37 +69,40 @@ def parse_po(text: str, *, source: str = "<po>") -> list[PoEntry]:
     entries: list[PoEntry] = []
     entry, key, seen_msgid = PoEntry(line=1), None, False
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        obsolete = line.startswith("#~")
-        if obsolete:
-            line = line[2:].strip()
-        elif line.startswith("#"):
+        line, obsolete = _strip_obsolete(raw.strip())
+        where = f"{source}:{number}"
+        if line.startswith("#"):
             if seen_msgid:  # a comment after strings starts the next entry
                 entries.append(entry)
                 entry, key, seen_msgid = PoEntry(line=number), None, False
             if line.startswith("#,"):
                 entry.flags.update(f.strip() for f in line[2:].split(",") if f.strip())
-            continue
-        if not line:
-            continue
-        if line.startswith('"'):
+        elif line.startswith('"'):
             if key is None:
-                raise ValueError(f"{source}:{number}: continuation line without a keyword")
-            _append(entry, key, unquote(line, where=f"{source}:{number}"))
-            continue
-        match = _KEYWORD_RE.match(line)
-        if not match:
-            raise ValueError(f"{source}:{number}: unexpected line {raw[:60]!r}")
-        key = match.group(1)
-        if key in ("msgctxt", "msgid") and seen_msgid:  # no blank line between entries
-            entries.append(entry)
-            entry, seen_msgid = PoEntry(line=number), False
-        seen_msgid = seen_msgid or key == "msgid"
-        entry.obsolete = entry.obsolete or obsolete
-        _append(entry, key, unquote(match.group(2), where=f"{source}:{number}"), start=True)
+                raise ValueError(f"{where}: continuation line without a keyword")
+            _append(entry, key, unquote(line, where=where))
+        elif line:
+            match = _KEYWORD_RE.match(line)
+            if not match:
+                raise ValueError(f"{where}: unexpected line {raw[:60]!r}")
+            key = match.group(1)
+            if key in ("msgctxt", "msgid") and seen_msgid:  # no blank line between entries
+                entries.append(entry)
+                entry, seen_msgid = PoEntry(line=number), False
+            seen_msgid = seen_msgid or key == "msgid"
+            entry.obsolete = entry.obsolete or obsolete
+            _append(entry, key, unquote(match.group(2), where=where), start=True)
     if seen_msgid:
         entries.append(entry)
     return entries
+
+
+def _strip_obsolete(line: str) -> tuple[str, bool]:
+    """``#~ msgid "x"`` -> (``msgid "x"``, True); ``#~| msgid`` (previous string) -> a comment."""
+    if not line.startswith("#~"):
+        return line, False
+    body = line[2:].strip()
+    return ("#" + body if body.startswith("|") else body), True
 
 
 def _append(entry: PoEntry, key: str, text: str, *, start: bool = False) -> None:

@@ -57,6 +57,14 @@ msgstr "Keine Leerzeile vor diesem Eintrag"
 
 #~ msgid "An obsolete old message"
 #~ msgstr "Eine veraltete alte Nachricht"
+
+#| msgid "The old wording of this"
+msgid "The new wording of this"
+msgstr "Die neue Formulierung davon"
+
+#~| msgid "Previous obsolete wording"
+#~ msgid "Obsolete with a previous string"
+#~ msgstr "Veraltet mit vorheriger Zeichenkette"
 '''
 
 
@@ -75,7 +83,9 @@ def test_parse_po_entries_and_fields():
     assert by_id["Another fuzzy entry here"].flags == {"python-format", "fuzzy"}
     assert not by_id["No blank line before this entry"].fuzzy
     assert by_id["An obsolete old message"].obsolete
-    assert len(entries) == 12
+    assert by_id["Obsolete with a previous string"].obsolete
+    assert "The old wording of this" not in by_id
+    assert len(entries) == 14
 
 
 def test_catalog_filters_keep_only_usable_pairs():
@@ -87,6 +97,7 @@ def test_catalog_filters_keep_only_usable_pairs():
         ("Close this window now", "Dieses Fenster jetzt schließen"),
         ("One file was deleted", "Eine Datei wurde gelöscht"),
         ("No blank line before this entry", "Keine Leerzeile vor diesem Eintrag"),
+        ("The new wording of this", "Die neue Formulierung davon"),
     ]
 
 
@@ -129,5 +140,5 @@ def test_wheel_pairs_reads_po_members_from_zip(tmp_path):
                          'msgid "Open the file now"\nmsgstr "Ouvrir le fichier"\n')
     pairs = wheel_pairs(wheel)
     assert sorted(pairs) == ["de", "fr"]
-    assert len(pairs["de"]) == 6
+    assert len(pairs["de"]) == 7
     assert pairs["fr"] == [("Open the file now", "Ouvrir le fichier")]
