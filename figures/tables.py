@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,24 @@ def best_by(rows: Rows, keys: Sequence[str], over: str = "layer", value: str = "
         if group not in best or row[value] > best[group][value]:
             best[group] = row
     return sorted(best.values(), key=lambda r: tuple(sort_key(k, r[k]) for k in keys))
+
+
+def pivot(
+    rows: Rows, index: Sequence[str], column: str, cell: Callable[[dict[str, Any]], Any]
+) -> tuple[list[str], list[list[Any]]]:
+    """A wide table: one line per ``index`` tuple, one column per value of ``column``.
+
+    Returns:
+        ``(header, body)`` for :func:`markdown_table`; lines and columns in display order,
+        ``cell(row)`` in each filled cell and "" where no row exists.
+    """
+    columns = distinct(rows, column)
+    lines: dict[tuple, dict[Any, Any]] = {}
+    for row in rows:
+        lines.setdefault(tuple(row[k] for k in index), {})[row[column]] = cell(row)
+    order = sorted(lines, key=lambda key: tuple(map(sort_key, index, key)))
+    body = [[*key, *(lines[key].get(c, "") for c in columns)] for key in order]
+    return [*index, *map(str, columns)], body
 
 
 def markdown_table(header: Sequence[str], body: Iterable[Sequence[Any]]) -> str:

@@ -24,6 +24,7 @@ from figures.tables import (
     distinct,
     markdown_table,
     mean_by,
+    pivot,
     read_rows,
     require_columns,
     select,
@@ -194,14 +195,8 @@ def _alignment_section(report: _Report, findings: list[str]) -> str:
 
 
 def _best_layer_table(best: Rows) -> str:
-    languages = distinct(best, "language")
-    body = []
-    for condition in distinct(best, "condition"):
-        for phase in distinct(select(best, condition=condition), "phase"):
-            cells = {r["language"]: f"{r['value']:.3f} ({r['layer']})"
-                     for r in select(best, condition=condition, phase=phase)}
-            body.append([condition, phase, *(cells.get(lang, "") for lang in languages)])
-    return markdown_table(["condition", "phase", *languages], body)
+    return markdown_table(*pivot(best, ("condition", "phase"), "language",
+                                 lambda r: f"{r['value']:.3f} ({r['layer']})"))
 
 
 def _alignment_findings(best: Rows, metric: str, model: str) -> list[str]:
@@ -260,14 +255,10 @@ def _zeroshot_section(report: _Report, findings: list[str]) -> str:
             for metric in distinct(select(rows, model=model, task=task), "metric"):
                 chosen = select(rows, model=model, task=task, metric=metric)
                 means = mean_by(chosen, ("language", "condition"))
-                conditions = distinct(means, "condition")
-                body = [[lang, *(next((r["value"] for r in select(means, language=lang,
-                                                                 condition=c)), "")
-                                 for c in conditions)]
-                        for lang in distinct(means, "language")]
                 seeds = len(distinct(chosen, "seed"))
                 parts.append(f"### {task} {metric} ({model}, mean over {seeds} seeds)")
-                parts.append(markdown_table(["language", *map(str, conditions)], body))
+                parts.append(markdown_table(*pivot(means, ("language",), "condition",
+                                                   lambda r: r["value"])))
                 stem = f"zeroshot_{_slug(model)}_{_slug(task)}_{_slug(metric)}"
                 where = {"model": model, "task": task}
                 parts.append(report.figure(bars.plot_language_bars, stem, ["zeroshot"],

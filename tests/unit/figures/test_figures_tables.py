@@ -14,6 +14,7 @@ from figures.tables import (
     distinct,
     markdown_table,
     mean_by,
+    pivot,
     read_rows,
     select,
 )
@@ -79,3 +80,12 @@ def test_display_order_and_single_slice():
 def test_markdown_table():
     text = markdown_table(["a", "b"], [["x|y", 0.12345], [3, "z"]])
     assert text.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 0.123 |", "| 3 | z |"]
+
+
+def test_pivot_orders_lines_and_columns_and_leaves_gaps_empty():
+    rows = [{"language": lang, "condition": c, "value": v}
+            for lang, c, v in (("avg", "hard", 0.3), ("de", "easy", 0.1), ("de", "hard", 0.2),
+                               ("avg", "none", 0.4))]
+    header, body = pivot(rows, ("language",), "condition", lambda r: r["value"])
+    assert header == ["language", "none", "easy", "hard"]
+    assert body == [["de", "", 0.1, 0.2], ["avg", 0.4, "", 0.3]]
