@@ -41,6 +41,7 @@ from figures.tables import (
 COLUMNS = ("model", "condition", "seed", "phase", "language", "layer", "metric", "value")
 MARKERS = ("o", "s", "^", "D", "v")
 DASHES = ("-", "--", "-.", ":")
+PANELS_PER_ROW = 3  # conditions such as easy:<task> for many tasks wrap onto more rows
 LEGEND_ROWS = 12  # entries per legend column, so a 36-language legend still fits the height
 
 
@@ -150,13 +151,20 @@ def plot_phase_curves(
                  "alignment rows")
     per_language = mean_by(table, ("condition", "phase", "language", "layer"))
     conditions = distinct(per_language, "condition")
-    fig, axes = new_figure(len(conditions), double=len(conditions) > 2, sharey=True)
+    ncols = min(len(conditions), PANELS_PER_ROW)
+    fig, axes = new_figure(ncols, nrows=-(-len(conditions) // ncols), double=ncols > 2,
+                           sharey=True)
     n_languages = len(distinct(per_language, "language"))
-    for ax, condition in zip(axes, conditions, strict=True):
+    for ax, condition in zip(axes, conditions, strict=False):
         _draw_phases(ax, select(per_language, condition=condition), condition)
+    for ax in axes[len(conditions):]:
+        ax.set_visible(False)
     what = f"mean over {n_languages} languages" if n_languages > 1 else table[0]["language"]
-    axes[0].set_ylabel(f"{metric_label(metric, [r['value'] for r in per_language])}\n({what})")
-    fig.legend(*_phase_legend(axes), loc="outside lower center", ncols=2, frameon=False)
+    label = f"{metric_label(metric, [r['value'] for r in per_language])}\n({what})"
+    for ax in axes[::ncols]:
+        ax.set_ylabel(label)
+    fig.legend(*_phase_legend(axes[: len(conditions)]), loc="outside lower center", ncols=2,
+               frameon=False)
     return fig
 
 

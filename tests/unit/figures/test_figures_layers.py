@@ -107,3 +107,19 @@ def test_many_lines_stay_distinguishable_and_the_legend_fits():
     assert fig.get_figwidth() == 7.0
     assert fig.legends[0]._ncols == 2  # 21 entries, 12 per column
     assert fig.axes[0].get_ylabel() == "linear CKA, en vs xx"
+
+
+def test_phase_curves_wrap_many_conditions_onto_rows():
+    rows = [{**r, "condition": f"{r['condition']}:{task}"}
+            for task in ("mnli", "sst2") for r in alignment_rows() if r["condition"] != "none"]
+    fig = plot_phase_curves(rows, metric="tatoeba_en2xx", language="de")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == [
+        f"condition: {c}" for c in ("easy:mnli", "easy:sst2", "hard:mnli", "hard:sst2")]
+    positions = sorted({round(ax.get_position().y0, 3) for ax in panels})
+    assert len(positions) == 2  # 4 panels, 3 per row
+    line = _lines(panels[3], "phase:")["hard:sst2:1"]
+    expected = [np.mean([alignment_value("hard", s, 1, "de", k) for s in (0, 1)])
+                for k in range(4)]
+    np.testing.assert_allclose(line.get_ydata(), expected, atol=1e-12)
+    assert panels[3].get_ylabel().startswith("Tatoeba")  # first panel of the second row
