@@ -142,17 +142,59 @@ def write_table(rows: list[dict], path: str | Path) -> None:
 
 
 def save_selection(
-    path: str | Path, ids: Sequence, subsets: dict[str, np.ndarray], meta: dict | None = None
+    path: str | Path, ids: Sequence, subsets: dict[str, np.ndarray], meta: dict | None = None,
+    *, stats: dict[str, np.ndarray] | None = None, labels: Sequence | None = None,
 ) -> None:
-    """Save the selected example ids per subset plus statistics as JSON (atomically)."""
+    """Save the selected example ids per subset plus statistics as JSON (atomically).
+
+    With ``stats`` each subset also gets its mean confidence / variability / correctness;
+    with ``labels`` its label counts.
+    """
+    summary = {}
+    for name, rows in subsets.items():
+        entry: dict = {"size": len(rows)}
+        if stats is not None and len(rows):
+            entry.update({key: float(np.mean(values[rows])) for key, values in stats.items()})
+        if labels is not None:
+            values, counts = np.unique([str(labels[i]) for i in rows], return_counts=True)
+            entry["labels"] = dict(zip(values.tolist(), counts.tolist(), strict=True))
+        summary[name] = entry
     data = {
         "subsets": {name: [ids[i] for i in rows] for name, rows in subsets.items()},
-        "sizes": {name: len(rows) for name, rows in subsets.items()},
+        "statistics": summary,
         "n_examples": len(ids),
         **(meta or {}),
     }
     text = json.dumps(data, indent=2, sort_keys=True, default=str)
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def write_cartography(run_dir: str | Path, examples: Sequence[dict], *,
+                      fraction: float = 0.33) -> dict[str, np.ndarray]:
+    """From a run's saved dynamics: ``cartography.csv`` (the map) and ``selection.json``.
+
+    Args:
+        run_dir: the ``out_dir`` of a training run with ``record_dynamics=True``.
+        examples: the training examples (rows = ``example_index``) with "id" and "label".
+        fraction: subset size (see :func:`select_subsets`).
+
+    Returns:
+        The subsets (row indices into ``examples``).
+    """
+    run_dir = Path(run_dir)
+    probs, correct, meta = load_dynamics(run_dir)
+    if len(probs) != len(examples):
+        raise ValueError(f"{run_dir}: dynamics cover {len(probs)} examples, got "
+                         f"{len(examples)} examples")
+    ids = [ex.get("id", i) for i, ex in enumerate(examples)]
+    labels = [ex["label"] for ex in examples]
+    stats = cartography_stats(probs, correct)
+    subsets = select_subsets(stats, np.asarray(labels), fraction=fraction)
+    write_table(cartography_table(ids, labels, stats, subsets), run_dir / "cartography.csv")
+    save_selection(run_dir / "selection.json", ids, subsets,
+                   {"fraction": fraction, "n_epochs": meta.get("n_epochs")},
+                   stats=stats, labels=labels)
+    return subsets
 
 
 def save_dynamics(out_dir: str | Path, probs: np.ndarray, correct: np.ndarray, meta: dict) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import numpy as np
@@ -82,9 +83,14 @@ def test_table_and_selection_files(tmp_path):
     assert [r["subset"] for r in read] == ["easy", "hard", "ambiguous"]
     assert list(read[0]) == ["id", "label", "confidence", "variability", "correctness", "subset"]
     assert float(read[2]["variability"]) == pytest.approx(0.2)
-    save_selection(tmp_path / "sel.json", ["a", "b", "c"], subsets, {"task": "t"})
-    text = (tmp_path / "sel.json").read_text()
-    assert '"easy": [\n      "a"' in text and '"task": "t"' in text
+    save_selection(tmp_path / "sel.json", ["a", "b", "c"], subsets, {"task": "t"},
+                   stats=stats, labels=[1, 0, 1])
+    saved = json.loads((tmp_path / "sel.json").read_text())
+    assert saved["subsets"] == {"easy": ["a"], "hard": ["b"], "ambiguous": ["c"]}
+    assert saved["task"] == "t"
+    assert saved["statistics"]["ambiguous"] == {"size": 1, "confidence": pytest.approx(0.7),
+                                                "variability": pytest.approx(0.2),
+                                                "correctness": 0.5, "labels": {"1": 1}}
 
 
 def test_recorded_dynamics_equal_model_probabilities(tiny_model_dir, features, collator,

@@ -8,7 +8,7 @@ import json
 import numpy as np
 from transformers import AutoTokenizer
 
-from finetune.cartography import cartography_stats, load_dynamics, select_subsets
+from finetune.cartography import cartography_stats, load_dynamics, write_cartography
 from finetune.data import load_examples
 from finetune.evaluate import evaluate
 from finetune.features import Collator, featurize
@@ -52,11 +52,20 @@ def test_train_real_pipeline_then_select_and_chain(tiny_model_dir, tmp_path):
     assert result.history[-1]["dev_accuracy"] == 1.0
     probs, correct, meta = load_dynamics(tmp_path / "run")
     assert probs.shape == (24, 6)
-    labels = np.array([ex["label"] for ex in examples])
     stats = cartography_stats(probs, correct)
-    subsets = select_subsets(stats, labels, fraction=1 / 3)
-    assert all(len(rows) == 8 for rows in subsets.values())
-    assert stats["confidence"][subsets["easy"]].min() >= stats["confidence"][subsets["hard"]].max()
+    subsets = write_cartography(tmp_path / "run", examples, fraction=1 / 3)
+    labels = np.array([ex["label"] for ex in examples])
+    assert all(np.bincount(labels[rows]).tolist() == [4, 4] for rows in subsets.values())
+    conf = stats["confidence"]
+    for label in (0, 1):  # stratified: the ranking holds within each label
+        easy = [i for i in subsets["easy"] if labels[i] == label]
+        hard = [i for i in subsets["hard"] if labels[i] == label]
+        assert conf[easy].min() >= conf[hard].max()
+    table = (tmp_path / "run" / "cartography.csv").read_text().splitlines()
+    assert len(table) == 25 and table[1].startswith(examples[0]["id"] + ",")
+    selection = json.loads((tmp_path / "run" / "selection.json").read_text())
+    assert sorted(selection["subsets"]["easy"]) == sorted(examples[i]["id"]
+                                                          for i in subsets["easy"])
     # phase chaining: the trained encoder carries over, the head is new
     chained = build_model(result.checkpoint_dir, task)
     enc = "roberta.encoder.layer.1.output.dense.weight"
