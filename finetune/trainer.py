@@ -195,6 +195,8 @@ def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=No
 def _start(model, features, collator, config: TrainConfig, out_dir: Path) -> Run:
     """Set up models, optimizer and plan; restore the latest checkpoint if there is one."""
     ctx = distributed.setup()
+    if config.mixed_precision == "fp16" and ctx.device.type != "cuda":
+        raise ValueError("mixed_precision='fp16' needs a CUDA GPU; use 'bf16' on CPU")
     models, feats, collators = _as_tasks(model, features, collator)
     plan = Plan(feats, config, ctx.rank, ctx.world_size)
     named = _prepare_models(models, config, ctx.device)

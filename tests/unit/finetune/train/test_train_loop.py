@@ -136,6 +136,14 @@ def test_eval_fn_metrics_join_history(tiny_model_dir, features, collator, tmp_pa
     assert modes == [False, False, False]
 
 
+def test_fp16_without_gpu_is_refused(tiny_model_dir, features, collator, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="fp16.*bf16"):
+        train(make_model(tiny_model_dir), features, collator,
+              TrainConfig(mixed_precision="fp16", max_steps=1), tmp_path)
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="mixed_precision"):
         TrainConfig(mixed_precision="fp8")
