@@ -18,6 +18,7 @@ import random
 from collections.abc import Iterable
 
 MIN_WORDS = 3
+ORPHAN_FRACTION = 0.5  # translated sentences whose English original is left out of the pool
 DEFAULT_POOL = 12_000  # English sentences per half: at least 10k distractor-rich pool
 
 
@@ -76,15 +77,20 @@ def mining_half(english: list[dict], translated: list[dict], lang: str, half: in
 
     Returns:
         ``{"src_ids", "src_texts", "tgt_ids", "tgt_texts", "gold"}``: the translated
-        sentences of this half's gold pairs, an English pool made of this half's gold
-        English plus ``max(pool - n_gold, n_gold)`` distractors (as many as this half's
-        share of untranslated English allows), and the gold id pairs.
+        sentences of this half, an English pool made of the originals of a share
+        (1 - ORPHAN_FRACTION) of them plus ``max(pool - n_gold, n_gold)`` distractors (as
+        many as this half's share of untranslated English allows), and the gold id pairs.
+        The other translated sentences are orphans: their original is not in the pool, so
+        the threshold must reject them, as in BUCC, where most sentences of both sides
+        have no translation on the other.
     """
     ids = english_pool(english)
     gold = [(md5, en, xx) for md5, en, xx in aligned_pairs(english, translated) if en in ids]
     rng = random.Random(f"debian-bucc:{lang}:{seed}")
     rng.shuffle(gold)
     mine = gold[half::2]
+    n_orphans = int(round(ORPHAN_FRACTION * len(mine)))
+    orphans, mine = mine[:n_orphans], mine[n_orphans:]
     gold_en = {en for _, en, _ in gold}
     rest = sorted(text for text in ids if text not in gold_en)
     rng.shuffle(rest)
@@ -94,8 +100,8 @@ def mining_half(english: list[dict], translated: list[dict], lang: str, half: in
     tgt_texts = [en for _, en, _ in mine] + fill
     rng.shuffle(tgt_texts)  # gold must not sit at the front of the pool
     return {
-        "src_ids": [f"{lang}-{md5}" for md5, _, _ in mine],
-        "src_texts": [xx for _, _, xx in mine],
+        "src_ids": [f"{lang}-{md5}" for md5, _, _ in mine + orphans],
+        "src_texts": [xx for _, _, xx in mine + orphans],
         "tgt_ids": [ids[t] for t in tgt_texts],
         "tgt_texts": tgt_texts,
         "gold": frozenset((f"{lang}-{md5}", ids[en]) for md5, en, _ in mine),

@@ -69,13 +69,19 @@ def test_mining_halves_are_disjoint_complete_problems(debian_cache):
     ev = load_corpus("debian-bucc:de-en?pool=25", split="eval")
     for half in (fit, ev):
         assert half.kind == "mining"
-        # 20 gold English + this half's 10 untranslated (fewer than max(25 - 20, 20))
-        assert len(half.tgt_texts) == 30
-        assert {s for s, _ in half.gold} == set(half.src_ids)
+        # 20 translated sentences per half: 10 paired, 10 orphans (original left out)
+        assert len(half.src_texts) == 20 and len(half.gold) == 10
+        # 10 gold English + this half's 10 untranslated (fewer than max(25 - 10, 10))
+        assert len(half.tgt_texts) == 20
+        paired = {s for s, _ in half.gold}
+        assert paired < set(half.src_ids)
         text = dict(zip(half.tgt_ids, half.tgt_texts, strict=True))
         src = dict(zip(half.src_ids, half.src_texts, strict=True))
         assert all(src[s] == f"[de] {text[t]}" for s, t in half.gold)
-    assert len(fit) + len(ev) == 40 and abs(len(fit) - len(ev)) <= 1
+        # an orphan's English original is in neither pool
+        pooled = set(fit.tgt_texts) | set(ev.tgt_texts)
+        assert all(src[s][len("[de] "):] not in pooled for s in set(half.src_ids) - paired)
+    assert len(fit) + len(ev) == 20 and abs(len(fit) - len(ev)) <= 1
     assert not set(fit.tgt_ids) & set(ev.tgt_ids)
     assert not set(fit.src_ids) & set(ev.src_ids)
 
@@ -92,10 +98,12 @@ def test_mining_half_is_deterministic_from_seed(debian_cache):
 
 def test_mining_limit_scales_distractors(debian_cache):
     full = load_corpus("debian-bucc:de-en?pool=30", split="fit")
-    small = load_corpus("debian-bucc:de-en?pool=30", split="fit", limit=10)
-    assert len(small) == 10 and small.gold <= full.gold
+    small = load_corpus("debian-bucc:de-en?pool=30", split="fit", limit=5)
+    assert len(small) == 5 and small.gold <= full.gold
     distractors = len(full.tgt_ids) - len(full)
-    assert len(small.tgt_ids) - 10 == round(10 / len(full) * distractors)
+    assert len(small.tgt_ids) - 5 == round(5 / len(full) * distractors)
+    orphans = len(full.src_ids) - len(full)
+    assert len(small.src_ids) - 5 == round(5 / len(full) * orphans)
     assert small.meta["full_size"] == len(full)
 
 
@@ -103,8 +111,9 @@ def test_mining_pool_size_and_minimum_distractors():
     english = [{"md5": f"{i:03d}", "short": f"english text number {i}", "paragraphs": []}
                for i in range(100)]
     translated = [{"md5": f"{i:03d}", "short": f"xx {i}", "paragraphs": []} for i in range(10)]
+    # 5 translated sentences per half: round(0.5 * 5) = 2 orphans, 3 gold pairs
     big = mining_half(english, translated, "de", 0, pool=30, seed=0)
-    assert len(big["gold"]) == 5 and len(big["tgt_ids"]) == 30
-    small = mining_half(english, translated, "de", 1, pool=6, seed=0)
-    assert len(small["gold"]) == 5 and len(small["tgt_ids"]) == 10  # >= 1 distractor per gold
+    assert len(big["src_ids"]) == 5 and len(big["gold"]) == 3 and len(big["tgt_ids"]) == 30
+    small = mining_half(english, translated, "de", 1, pool=4, seed=0)
+    assert len(small["gold"]) == 3 and len(small["tgt_ids"]) == 6  # >= 1 distractor per gold
     assert not set(big["tgt_ids"]) & set(small["tgt_ids"])
