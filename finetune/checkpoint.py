@@ -127,7 +127,13 @@ def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
             _, idx, key = name.split(".", 2)
             value = f.get_tensor(name)
             state.setdefault(int(idx), {})[key] = value.item() if name in scalars else value
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    groups = json.loads(meta["param_groups"])
+    # JSON turns tuples (AdamW's betas) into lists; give them back the live groups' types
+    for saved, live in zip(groups, optimizer.param_groups, strict=False):
+        for key, value in live.items():
+            if isinstance(value, tuple) and isinstance(saved.get(key), list):
+                saved[key] = tuple(saved[key])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
 def _encode_bytes(t: torch.Tensor) -> str:
