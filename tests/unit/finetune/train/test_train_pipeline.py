@@ -4,8 +4,11 @@ build_model -> train (with dynamics) -> cartography subsets -> evaluate -> phase
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
+import pytest
+import torch
 from transformers import AutoTokenizer
 
 from finetune.cartography import cartography_stats, load_dynamics, write_cartography
@@ -70,3 +73,29 @@ def test_train_real_pipeline_then_select_and_chain(tiny_model_dir, tmp_path):
     chained = build_model(result.checkpoint_dir, task)
     enc = "roberta.encoder.layer.1.output.dense.weight"
     assert np.array_equal(chained.state_dict()[enc].numpy(), model.state_dict()[enc].numpy())
+
+
+@pytest.mark.parametrize("fmt", ["pair", "multiple_choice", "qa", "tagging"])
+def test_every_format_trains_and_resumes(local_tasks, tiny_model_dir, tmp_path, fmt):
+    # finetune-data's fixture tasks (tests/unit/finetune/conftest.py), 3-4 examples each
+    task = local_tasks[fmt]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    features = featurize(task, load_examples(task, "train"), tokenizer, max_length=48)
+    collator = Collator(tokenizer, fmt)
+    config = TrainConfig(learning_rate=1e-3, max_steps=4, batch_size=2, save_every=2)
+    torch.manual_seed(0)  # the fresh head's init
+    straight = build_model(tiny_model_dir, task)
+    head = {k: v.clone() for k, v in straight.state_dict().items() if "roberta." not in k}
+    full = train(straight, features, collator, config, tmp_path / "a")
+    assert all(np.isfinite(h["loss"]) for h in full.history)
+    assert any(not torch.equal(straight.state_dict()[k], v) for k, v in head.items())
+    # same run interrupted after checkpoint-2 (its later files removed), then resumed
+    torch.manual_seed(0)
+    train(build_model(tiny_model_dir, task), features, collator, config, tmp_path / "b")
+    shutil.rmtree(tmp_path / "b" / "checkpoint-4")
+    torch.manual_seed(7)  # the resumed run must not depend on the caller's RNG
+    resumed = build_model(tiny_model_dir, task)
+    again = train(resumed, features, collator, config, tmp_path / "b")
+    assert [h["loss"] for h in again.history] == [h["loss"] for h in full.history]
+    for key, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=1e-6)
