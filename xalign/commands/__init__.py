@@ -7,6 +7,6 @@ here and appending it to ``COMMANDS``.
 
 from __future__ import annotations
 
-from xalign.commands import embed, fetch, model, report, tasks
+from xalign.commands import cka, embed, fetch, model, report, retrieve, run, tasks
 
-COMMANDS: list = [model, embed, fetch, report, tasks]
+COMMANDS: list = [model, embed, fetch, retrieve, cka, run, report, tasks]

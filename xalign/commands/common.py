@@ -47,3 +47,11 @@ def read_lines(path: Path) -> list[str]:
     if not lines:
         raise ValueError(f"{path}: no sentences")
     return lines
+
+
+def probe_config(args: argparse.Namespace):
+    """The ProbeConfig a command's model options describe."""
+    from xalign.config import ProbeConfig
+
+    return ProbeConfig(pooling=args.pooling, max_length=args.max_length,
+                       batch_size=args.batch_size, dtype=args.dtype, threads=args.threads)

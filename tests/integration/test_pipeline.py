@@ -1,0 +1,109 @@
+"""The phase pipeline end to end on a tiny model: tables, resume, kill, standalone equality."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from xalign.cli import main
+from xalign.config import load_config
+from xalign.pipeline import training
+from xalign.pipeline.run import run_experiment
+
+
+def read(run_dir, name):
+    with open(run_dir / "results" / f"{name}.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def key_values(rows, drop=("path",)):
+    return sorted(tuple((k, v) for k, v in r.items() if k not in drop) for r in rows)
+
+
+def test_full_run_writes_every_phase_and_resumes_from_cache(tiny_experiment, capsys):
+    cfg_path, root = tiny_experiment
+    out = root / "run"
+    assert main(["run", str(cfg_path), "--out", str(out)]) == 0
+    alignment = read(out, "alignment")
+    seen = {(r["condition"], r["phase"]) for r in alignment}
+    assert seen == {(c, p) for c in ("none", "easy", "hard") for p in ("0", "1", "2")}
+    layers = {r["layer"] for r in alignment}
+    assert layers == {"0", "1", "2"}  # hidden_states of a 2-block model
+    metrics = {r["metric"] for r in alignment}
+    assert {"tatoeba_en2xx", "tatoeba_xx2en", "cka_en_xx", "bucc_f1", "cka_vs_phase0"} <= metrics
+    # phase 0 compared with itself is CKA 1 at every layer
+    for r in alignment:
+        if r["metric"] == "cka_vs_phase0" and r["phase"] == "0":
+            assert float(r["value"]) == pytest.approx(1.0, abs=1e-9)
+    # the "none" condition has no intermediate training: its phase 1 is its phase 0
+    none = {(r["phase"], r["language"], r["layer"], r["metric"]): r["value"]
+            for r in alignment if r["condition"] == "none"}
+    assert all(none[("1",) + k[1:]] == v for k, v in none.items() if k[0] == "0")
+    zeroshot = read(out, "zeroshot")
+    assert {r["condition"] for r in zeroshot} == {"none", "easy", "hard"}
+    assert {r["language"] for r in zeroshot} == {"en", "de", "fr", "avg"}
+    carto = read(out, "cartography_debian-match-section")
+    sizes = {s: sum(r["subset"] == s for r in carto) for s in ("easy", "hard", "ambiguous")}
+    assert sizes == {"easy": 9, "hard": 9, "ambiguous": 9}  # floor(0.33 * 30), stratified
+    assert read(out, "task_difficulty")[0]["task"] == "debian-match-section"
+    assert (out / "config.yaml").is_file() and (out / "report.md").is_file()
+    assert load_config(out / "config.yaml").name == "tiny"
+    first = capsys.readouterr().out
+    assert "units: 0 run" not in first
+
+    assert main(["run", str(cfg_path), "--out", str(out)]) == 0
+    assert " 0 run," in capsys.readouterr().out  # everything came from the unit records
+    assert key_values(read(out, "alignment")) == key_values(alignment)
+
+
+def test_killed_run_resumes_to_the_same_results(tiny_experiment, monkeypatch):
+    cfg_path, root = tiny_experiment
+    config = load_config(cfg_path)
+    whole = root / "whole"
+    run_experiment(config, whole)
+
+    real = training.target_unit
+
+    def dies_on_hard(units, encoder, base, label, *args, **kwargs):
+        if label == "hard":
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-run
+        return real(units, encoder, base, label, *args, **kwargs)
+
+    killed = root / "killed"
+    monkeypatch.setattr(training, "target_unit", dies_on_hard)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, killed)
+    assert not (killed / "results").exists()
+    monkeypatch.setattr(training, "target_unit", real)
+    summary = run_experiment(config, killed)
+    assert summary["units_reused"] > 0
+    for table in ("alignment", "zeroshot", "cka_grid", "change_vs_accuracy"):
+        assert key_values(read(killed, table)) == key_values(read(whole, table)), table
+
+
+def test_report_numbers_equal_the_standalone_command(tiny_experiment):
+    from xalign.standalone import retrieve_rows
+
+    cfg_path, root = tiny_experiment
+    config = load_config(cfg_path)
+    out = root / "run"
+    run_experiment(config, out)
+    phase2 = [r for r in read(out, "checkpoints") if r["condition"] == "easy" and r["phase"] == "2"]
+    alone = retrieve_rows(phase2[0]["path"], list(config.data.aligned) + list(config.data.mining),
+                          config.probe)
+    ours = {(r["language"], r["layer"], r["metric"]): float(r["value"])
+            for r in read(out, "alignment")
+            if r["condition"] == "easy" and r["phase"] == "2" and r["metric"] != "cka_vs_phase0"}
+    theirs = {(r["language"], str(r["layer"]), r["metric"]): r["value"] for r in alone}
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        assert ours[key] == pytest.approx(value, abs=1e-12), key
+
+
+def test_bad_config_exits_2_with_one_line(tiny_experiment, capsys):
+    cfg_path, root = tiny_experiment
+    code = main(["run", str(cfg_path), "--set", "probe.poling=cls", "--out", str(root / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "probe.poling" in err[0]
+    assert not (root / "x").exists()
