@@ -21,7 +21,8 @@ def test_defaults_without_a_file():
 
 
 def test_precedence_defaults_yaml_set(tmp_path):
-    path = write(tmp_path, "name: a\nprobe: {dtype: bf16, max_length: 64}\nfinetune: {seeds: [1]}\n")
+    path = write(tmp_path,
+                 "name: a\nprobe: {dtype: bf16, max_length: 64}\nfinetune: {seeds: [1]}\n")
     cfg = load_config(path, ["probe.max_length=32", "finetune.seeds=[0, 2]",
                              "finetune.intermediate={learning_rate: 1e-4}"])
     assert cfg.name == "a"
@@ -42,7 +43,8 @@ def test_floats_accept_yaml_11_exponents(tmp_path):
 @pytest.mark.parametrize(
     ("text", "overrides", "match"),
     [
-        ("probe: {poling: cls}\n", [], r"unknown config key 'probe.poling'.*did you mean 'pooling'"),
+        ("probe: {poling: cls}\n", [],
+         r"unknown config key 'probe.poling'.*did you mean 'pooling'"),
         ("nonsense: 1\n", [], r"unknown config key 'nonsense'"),
         ("probe: {max_length: long}\n", [], r"config probe.max_length: expected int, got 'long'"),
         ("finetune: {seeds: [0, x]}\n", [], r"config finetune.seeds\[1\]: expected int"),
