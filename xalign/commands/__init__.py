@@ -7,6 +7,19 @@ here and appending it to ``COMMANDS``.
 
 from __future__ import annotations
 
-from xalign.commands import cka, embed, fetch, model, report, retrieve, run, tasks
+from xalign.commands import (
+    cka,
+    difficulty,
+    embed,
+    evaluate,
+    fetch,
+    finetune_cmd,
+    model,
+    report,
+    retrieve,
+    run,
+    tasks,
+)
 
-COMMANDS: list = [model, embed, fetch, retrieve, cka, run, report, tasks]
+COMMANDS: list = [model, embed, fetch, retrieve, cka, tasks, difficulty, finetune_cmd,
+                  evaluate, run, report]

@@ -22,7 +22,7 @@ from finetune.data import load_examples
 from finetune.difficulty import majority_error, score_examples, select_by_score, task_difficulty
 from finetune.evaluate import evaluate, zero_shot_table
 from finetune.features import Collator, featurize
-from finetune.heads import build_model, save_encoder
+from finetune.heads import build_model
 from finetune.tasks import Task
 from finetune.trainer import TrainConfig, train
 from xalign.config import FinetuneConfig
@@ -54,8 +54,20 @@ def _fit(encoder: str, task: Task, examples: list[dict], tconf: TrainConfig, out
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     model = build_model(encoder, task)
     features = featurize(task, examples, tokenizer, max_length=max_length)
-    result = train(model, features, Collator(tokenizer, task.format), tconf, out, progress=True)
+    result = train(model, features, Collator(tokenizer, task.format), tconf, out, progress=True,
+                   tokenizer=tokenizer)
     return model, tokenizer, result
+
+
+def _keep_final(train_dir: Path) -> str:
+    """Drop the resume checkpoints of a finished run; keep ``final/`` (model + head + tokenizer).
+
+    Probing loads the encoder of ``final/`` with AutoModel (the head is ignored),
+    ``xalign evaluate`` the whole model, and the next phase its encoder under a new head.
+    """
+    for ckpt in train_dir.glob("checkpoint-*"):
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return str(train_dir / "final")
 
 
 def selection_unit(units: Units, model: str, task: Task, cfg: FinetuneConfig, seed: int) -> dict:
@@ -101,10 +113,8 @@ def intermediate_unit(units: Units, model: str, task: Task, ids: list[str] | Non
         if ids is not None:
             keep = set(ids)
             examples = [ex for ex in examples if str(ex["id"]) in keep]
-        trained, tokenizer, _ = _fit(model, task, examples, tconf, folder / "train", cfg.max_length)
-        out = save_encoder(trained, folder / "encoder", tokenizer)
-        shutil.rmtree(folder / "train", ignore_errors=True)
-        return str(out)
+        _fit(model, task, examples, tconf, folder / "train", cfg.max_length)
+        return _keep_final(folder / "train")
 
     return units.run(f"phase1-{_slug(model)}-{label}-s{seed}", inputs, run)
 
@@ -125,9 +135,7 @@ def target_unit(units: Units, encoder: str, base: str, label: str, target: Task,
         rows = zero_shot_table(trained, tokenizer, target,
                                languages=list(cfg.languages or target.languages),
                                max_length=cfg.max_length, limit=cfg.eval_limit)
-        out = save_encoder(trained, folder / "encoder", tokenizer)
-        shutil.rmtree(folder / "train", ignore_errors=True)
-        return {"encoder": str(out), "zeroshot": rows}
+        return {"encoder": _keep_final(folder / "train"), "zeroshot": rows}
 
     return units.run(f"phase2-{_slug(base)}-{label}-{target.name}-s{seed}", inputs, run)
 
