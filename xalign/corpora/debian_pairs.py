@@ -72,7 +72,7 @@ def english_pool(english: list[dict]) -> dict[str, str]:
 
 
 def mining_half(english: list[dict], translated: list[dict], lang: str, half: int,
-                *, pool: int = DEFAULT_POOL, seed: int = 0) -> dict:
+                *, pool: int = DEFAULT_POOL, seed: int = 0, max_gold: int | None = None) -> dict:
     """Build one half (0 = fit, 1 = eval) of the BUCC-like mining set.
 
     Returns:
@@ -82,13 +82,17 @@ def mining_half(english: list[dict], translated: list[dict], lang: str, half: in
         many as this half's share of untranslated English allows), and the gold id pairs.
         The other translated sentences are orphans: their original is not in the pool, so
         the threshold must reject them, as in BUCC, where most sentences of both sides
-        have no translation on the other.
+        have no translation on the other. ``max_gold`` caps the gold pairs (and as many
+        orphans) of the half without shrinking the English pool: a small translated side
+        against a large English pool, cheap to embed and still BUCC-like.
     """
     ids = english_pool(english)
     gold = [(md5, en, xx) for md5, en, xx in aligned_pairs(english, translated) if en in ids]
     rng = random.Random(f"debian-bucc:{lang}:{seed}")
     rng.shuffle(gold)
     mine = gold[half::2]
+    if max_gold is not None:
+        mine = mine[: int(round(max_gold / (1 - ORPHAN_FRACTION)))]
     n_orphans = int(round(ORPHAN_FRACTION * len(mine)))
     orphans, mine = mine[:n_orphans], mine[n_orphans:]
     gold_en = {en for _, en, _ in gold}
@@ -97,6 +101,9 @@ def mining_half(english: list[dict], translated: list[dict], lang: str, half: in
     # At least as many distractors as gold sentences (when there are that many): most
     # sentences of a BUCC pool have no translation, and mining without them is trivial.
     fill = rest[half::2][: max(pool - len(mine), len(mine))]
+    if max_gold is not None:  # the English originals left out by the cap are distractors too
+        fill += [en for _, en, _ in gold[half::2][len(mine) + n_orphans :]]
+        fill = fill[: max(pool - len(mine), len(mine))]
     tgt_texts = [en for _, en, _ in mine] + fill
     rng.shuffle(tgt_texts)  # gold must not sit at the front of the pool
     return {

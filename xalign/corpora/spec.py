@@ -4,7 +4,8 @@ Spec syntax (``?key=value&...`` options at the end are optional)::
 
     catalogs:ar-en                    gettext catalogs of django/sphinx/wagtail (aligned)
     debian:de-en[?unit=paragraph]     Debian short descriptions or paragraphs (aligned)
-    debian-bucc:fr-en[?pool=12000]    Debian BUCC-like mining set (splits fit / eval)
+    debian-bucc:fr-en[?pool=12000&gold=N]  Debian BUCC-like mining (splits fit / eval); gold
+                                      caps gold pairs per half, the English pool stays
     tatoeba:deu[?dataset=ID&revision=REV]   XTREME Tatoeba from the hub (aligned)
     bucc:de[?dataset=ID&revision=REV]       XTREME BUCC 2018 from the hub (fit / eval)
     xtreme-dir:PATH:tatoeba:deu       XTREME's Tatoeba files in a local folder
@@ -52,7 +53,7 @@ class CorpusSpec:
 
 
 _XTREME_DIR = re.compile(r"^xtreme-dir:(?P<path>.+):(?P<task>tatoeba|bucc):(?P<lang>[^:]+)$")
-OPTIONS = {"catalogs": set(), "debian": {"unit"}, "debian-bucc": {"pool"},
+OPTIONS = {"catalogs": set(), "debian": {"unit"}, "debian-bucc": {"pool", "gold"},
            "tatoeba": {"dataset", "revision"}, "bucc": {"dataset", "revision"},
            "xtreme-dir:tatoeba": set(), "xtreme-dir:bucc": set()}
 KNOWN_SCHEMES = ("catalogs", "debian", "debian-bucc", "tatoeba", "bucc", "xtreme-dir")
@@ -136,11 +137,13 @@ def _load_debian_bucc(parsed: CorpusSpec, split: str | None, seed: int) -> Paral
 
     english, translated, meta = load_tables(parsed.lang)
     pool = _positive_int(parsed.options.get("pool", str(DEFAULT_POOL)), "pool")
+    gold = parsed.options.get("gold")
     half = mining_half(english, translated, parsed.lang, MINING_SPLITS.index(split),
-                       pool=pool, seed=seed)
+                       pool=pool, seed=seed,
+                       max_gold=None if gold is None else _positive_int(gold, "gold"))
     counts = {"src": len(half["src_ids"]), "tgt": len(half["tgt_ids"]), "gold": len(half["gold"])}
     return ParallelCorpus(parsed.canonical, parsed.lang, split=split,
-                          meta={"source": meta["source"], "suite": meta["suite"], "pool": pool,
+                          meta={"source": meta["source"], "suite": meta["suite"], "pool": pool, "gold": gold,
                                 "seed": seed, "sha256": meta["sha256"], "counts": counts},
                           **half)
 

@@ -117,3 +117,19 @@ def test_mining_pool_size_and_minimum_distractors():
     small = mining_half(english, translated, "de", 1, pool=4, seed=0)
     assert len(small["gold"]) == 3 and len(small["tgt_ids"]) == 6  # >= 1 distractor per gold
     assert not set(big["tgt_ids"]) & set(small["tgt_ids"])
+
+
+def test_gold_cap_keeps_the_english_pool():
+    english = [{"md5": f"{i:03d}", "short": f"english text number {i}", "paragraphs": []}
+               for i in range(200)]
+    translated = [{"md5": f"{i:03d}", "short": f"xx {i}", "paragraphs": []} for i in range(80)]
+    full = mining_half(english, translated, "de", 0, pool=100, seed=0)
+    capped = mining_half(english, translated, "de", 0, pool=100, seed=0, max_gold=5)
+    assert len(capped["gold"]) == 5 and len(capped["src_ids"]) == 10  # 5 gold + 5 orphans
+    assert len(capped["tgt_ids"]) == len(full["tgt_ids"]) == 100
+    assert capped["gold"] < full["gold"]
+    # no orphan's English original may be in the pool
+    by_md5 = {row["md5"]: row["short"] for row in english}
+    paired = {s for s, _ in capped["gold"]}
+    orphan_en = {by_md5[s.split("-", 1)[1]] for s in capped["src_ids"] if s not in paired}
+    assert not orphan_en & set(capped["tgt_texts"])
