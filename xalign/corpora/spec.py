@@ -141,7 +141,8 @@ def _load_debian_bucc(parsed: CorpusSpec, split: str | None, seed: int) -> Paral
     half = mining_half(english, translated, parsed.lang, MINING_SPLITS.index(split),
                        pool=pool, seed=seed,
                        max_gold=None if gold is None else _positive_int(gold, "gold"))
-    counts = {"src": len(half["src_ids"]), "tgt": len(half["tgt_ids"]), "gold": len(half["gold"])}
+    counts = {"src": len(half["src_ids"]), "tgt": len(half["tgt_ids"]),
+              "gold": len(half["gold"])}
     return ParallelCorpus(parsed.canonical, parsed.lang, split=split,
                           meta={"source": meta["source"], "suite": meta["suite"], "pool": pool, "gold": gold,
                                 "seed": seed, "sha256": meta["sha256"], "counts": counts},
