@@ -144,7 +144,8 @@ def _load_debian_bucc(parsed: CorpusSpec, split: str | None, seed: int) -> Paral
     counts = {"src": len(half["src_ids"]), "tgt": len(half["tgt_ids"]),
               "gold": len(half["gold"])}
     return ParallelCorpus(parsed.canonical, parsed.lang, split=split,
-                          meta={"source": meta["source"], "suite": meta["suite"], "pool": pool, "gold": gold,
+                          meta={"source": meta["source"], "suite": meta["suite"], "pool": pool,
+                                "gold": gold,
                                 "seed": seed, "sha256": meta["sha256"], "counts": counts},
                           **half)
 

@@ -126,9 +126,9 @@ def test_gold_cap_keeps_the_english_pool():
     full = mining_half(english, translated, "de", 0, pool=100, seed=0)
     capped = mining_half(english, translated, "de", 0, pool=100, seed=0, max_gold=5)
     assert len(capped["gold"]) == 5 and len(capped["src_ids"]) == 10  # 5 gold + 5 orphans
-    # the full half has only 20 gold + 60 untranslated English; with the cap the left-out
-    # gold originals become distractors too, so the pool reaches its size
-    assert len(full["tgt_ids"]) == 80 and len(capped["tgt_ids"]) == 100
+    # the full half has 20 gold + this half's 60 untranslated English; with the cap, the
+    # 30 gold originals left out of the half become distractors too: 5 + 60 + 30
+    assert len(full["tgt_ids"]) == 80 and len(capped["tgt_ids"]) == 95
     assert capped["gold"] < full["gold"]
     # no orphan's English original may be in the pool
     by_md5 = {row["md5"]: row["short"] for row in english}
