@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,11 @@ class Units:
             except (json.JSONDecodeError, KeyError):
                 log.warning("unit %s: damaged record, running again", name)
         result = fn(self.dir(name))
-        write_json(record, {"name": name, "inputs_sha256": digest, "inputs": inputs,
-                            "xalign": __version__, "result": result})
+        # Under torchrun every rank runs every unit (training units need all ranks for their
+        # collectives); only rank 0 writes, as the trainer does.
+        if os.environ.get("RANK", "0") == "0":
+            write_json(record, {"name": name, "inputs_sha256": digest, "inputs": inputs,
+                                "xalign": __version__, "result": result})
         self.ran.append(name)
         self.on_done(name, False)
         return result

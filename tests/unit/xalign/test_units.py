@@ -1,0 +1,50 @@
+"""The unit store: skip on unchanged inputs, rerun on changed or damaged records."""
+
+from __future__ import annotations
+
+import json
+
+from xalign.pipeline.units import Units
+
+
+def test_unchanged_inputs_skip_and_changed_inputs_rerun(tmp_path):
+    calls = []
+
+    def work(folder):
+        calls.append(folder.name)
+        return {"value": len(calls)}
+
+    units = Units(tmp_path)
+    assert units.run("a", {"x": 1}, work) == {"value": 1}
+    assert Units(tmp_path).run("a", {"x": 1}, work) == {"value": 1}  # a new process, same record
+    assert calls == ["a"]
+    assert Units(tmp_path).run("a", {"x": 2}, work) == {"value": 2}  # inputs changed
+    assert calls == ["a", "a"]
+
+
+def test_interrupted_unit_runs_again(tmp_path):
+    def dies(folder):
+        (folder / "partial.bin").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    units = Units(tmp_path)
+    try:
+        units.run("train", {"lr": 1}, dies)
+    except KeyboardInterrupt:
+        pass
+    assert not (tmp_path / "units" / "train" / "unit.json").exists()
+    assert units.run("train", {"lr": 1}, lambda folder: "done") == "done"
+
+
+def test_damaged_record_runs_again(tmp_path):
+    units = Units(tmp_path)
+    units.run("a", {}, lambda folder: 1)
+    (tmp_path / "units" / "a" / "unit.json").write_text("{broken")
+    assert units.run("a", {}, lambda folder: 2) == 2
+    assert json.loads((tmp_path / "units" / "a" / "unit.json").read_text())["result"] == 2
+
+
+def test_only_rank_zero_writes_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    Units(tmp_path).run("a", {}, lambda folder: 1)
+    assert not (tmp_path / "units" / "a" / "unit.json").exists()
