@@ -16,6 +16,7 @@ def tables():
     gains = {("easy", "de"): 0.10, ("easy", "fr"): 0.02, ("easy", "ja"): 0.05,
              ("easy", "ru"): -0.01, ("hard", "de"): 0.07, ("hard", "fr"): 0.00,
              ("hard", "ja"): 0.12, ("hard", "ru"): 0.03}
+    noise = dict(zip(gains, [0.03, 0.01, 0.06, 0.00, 0.02, 0.05, 0.01, 0.04], strict=True))
     for lang in LANGS:
         zeroshot.append({"model": "m", "condition": "none", "seed": 0, "task": "t",
                          "language": lang, "metric": "accuracy", "value": 0.5})
@@ -26,7 +27,6 @@ def tables():
             alignment.append({"model": "m", "condition": "hard", "seed": 0, "phase": 0,
                               "language": lang, "layer": layer, "metric": "cka_en_xx",
                               "value": 0.6})
-    noise = dict(zip(gains, [0.03, 0.01, 0.06, 0.00, 0.02, 0.05, 0.01, 0.04], strict=True))
     for (cond, lang), gain in gains.items():
         zeroshot.append({"model": "m", "condition": cond, "seed": 0, "task": "t",
                          "language": lang, "metric": "accuracy", "value": 0.5 + gain})
