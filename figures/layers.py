@@ -160,9 +160,11 @@ def plot_phase_curves(
     for ax in axes[len(conditions):]:
         ax.set_visible(False)
     what = f"mean over {n_languages} languages" if n_languages > 1 else table[0]["language"]
-    label = f"{metric_label(metric, [r['value'] for r in per_language])}\n({what})"
+    label = metric_label(metric, [r["value"] for r in per_language])
     for ax in axes[::ncols]:
         ax.set_ylabel(label)
+    # a long y label would be clipped by a short panel: the averaging goes above the panels
+    fig.suptitle(what)
     fig.legend(*_phase_legend(axes[: len(conditions)]), loc="outside lower center", ncols=2,
                frameon=False)
     return fig

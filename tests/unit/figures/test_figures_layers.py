@@ -78,7 +78,7 @@ def test_phase_curves_mean_over_languages_with_min_max_band():
             ys = band.get_paths()[0].vertices[:, 1]
             np.testing.assert_allclose([ys.min(), ys.max()],
                                        [per_lang.min(), per_lang.max()], atol=1e-12)
-    assert "mean over 3 languages" in axes[0].get_ylabel()
+    assert fig._suptitle.get_text() == "mean over 3 languages"
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "band: min\u2013max across languages" in labels
     assert min(font_sizes(fig)) >= 7
