@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    _quiet_third_party(args.verbose)
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
@@ -51,6 +52,19 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         sys.stderr.write(f"xalign {args.command}: error: {message}\n")
         return 2
+
+
+def _quiet_third_party(verbose: bool) -> None:
+    """Keep third-party chatter (load reports, backend probing) out of a normal run."""
+    if verbose:
+        return
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+    except ImportError:  # transformers is a dependency; this only guards odd installs
+        pass
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -31,8 +32,20 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     _atomic_bytes(path, buf.getvalue())
 
 
+def json_safe(obj):
+    """``obj`` with non-finite floats (NaN, inf) replaced by None: strict JSON has neither."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json(path: Path, data) -> None:
-    _atomic_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+    """Write strict JSON atomically (non-finite floats become null)."""
+    _atomic_bytes(path, (json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n").encode())
 
 
 def write_text(path: Path, text: str) -> None:

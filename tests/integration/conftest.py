@@ -10,7 +10,7 @@ import yaml
 
 WORDS = ["library", "tool", "parser", "daemon", "game", "driver", "font", "editor", "server",
          "client", "archive", "shell", "network", "music", "image", "document"]
-LANGS = ("de", "fr")
+LANGS = ("de", "fr", "ja")  # zero-shot languages: 2 conditions x 3 = 6 observations
 
 
 def sentence(rng: random.Random, n: int = 5) -> str:

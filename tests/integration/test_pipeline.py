@@ -9,7 +9,7 @@ import pytest
 from xalign.cli import main
 from xalign.config import load_config
 from xalign.pipeline import training
-from xalign.pipeline.run import run_experiment
+from xalign.pipeline.run import planned_units, run_experiment
 
 
 def read(run_dir, name):
@@ -42,7 +42,7 @@ def test_full_run_writes_every_phase_and_resumes_from_cache(tiny_experiment, cap
     assert all(none[("1",) + k[1:]] == v for k, v in none.items() if k[0] == "0")
     zeroshot = read(out, "zeroshot")
     assert {r["condition"] for r in zeroshot} == {"none", "easy", "hard"}
-    assert {r["language"] for r in zeroshot} == {"en", "de", "fr", "avg"}
+    assert {r["language"] for r in zeroshot} == {"en", "de", "fr", "ja", "avg"}
     carto = read(out, "cartography_debian-match-section")
     sizes = {s: sum(r["subset"] == s for r in carto) for s in ("easy", "hard", "ambiguous")}
     assert sizes == {"easy": 9, "hard": 9, "ambiguous": 9}  # floor(0.33 * 30), stratified
@@ -61,7 +61,9 @@ def test_killed_run_resumes_to_the_same_results(tiny_experiment, monkeypatch):
     cfg_path, root = tiny_experiment
     config = load_config(cfg_path)
     whole = root / "whole"
-    run_experiment(config, whole)
+    visited = []
+    run_experiment(config, whole, on_unit=lambda name, cached: visited.append(name))
+    assert len(visited) == planned_units(config)  # the progress bar's total is exact
 
     real = training.target_unit
 

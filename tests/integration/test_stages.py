@@ -39,7 +39,7 @@ def test_difficulty_finetune_evaluate_agree(tiny_experiment, capsys):
 
     target_dir = str(root / "target")
     assert main(["evaluate", "--model", ckpt, "--task", "debian-section", "--task-dir",
-                 target_dir, "--languages", "en,de,fr", "--max-length", "32",
+                 target_dir, "--languages", "en,de,fr,ja", "--max-length", "32",
                  "--out", str(root / "eval")]) == 0
     ours = {r["language"]: float(r["value"]) for r in read(root / "eval" / "zeroshot.csv")}
     run = {r["language"]: float(r["value"]) for r in zeroshot if r["condition"] == "hard"}

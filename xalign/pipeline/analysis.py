@@ -26,7 +26,7 @@ from probe.change import layer_predictiveness
 log = logging.getLogger(__name__)
 
 DELTA_METRICS = ("cka_en_xx", "tatoeba_en2xx", "bucc_f1")
-MIN_OBSERVATIONS = 3
+MIN_OBSERVATIONS = 6  # fewer gives degenerate bootstrap intervals (e.g. rho = -1 [-1, -1])
 
 
 def accuracy_changes(zeroshot: list[dict], task: str) -> dict[tuple, float]:

@@ -74,15 +74,20 @@ def run_experiment(config: ExperimentConfig, run_dir: Path, *, on_unit=None) -> 
 
 
 def planned_units(config: ExperimentConfig) -> int:
-    """An estimate of the number of units, for a progress bar."""
+    """The number of units a run visits (reused ones included), for a progress bar."""
     ft = config.finetune
-    per_seed = 1  # the pretrained model's probe
-    if ft.enabled:
-        conds = [c for c in ft.conditions if c != "none"]
-        per_seed += len(ft.intermediate_tasks) * (len(conds) + 1 + bool(ft.task_difficulty_steps))
-        labels = len(conds) * len(ft.intermediate_tasks) + ("none" in ft.conditions)
-        per_seed += labels * len(ft.target_tasks) * 2 + labels * 2
-    return len(config.model.names) * len(ft.seeds) * per_seed
+    if not ft.enabled:
+        return len(config.model.names) * len(ft.seeds) * 2
+    conds = [c for c in ft.conditions if c != "none"]
+    n_tasks, n_targets = len(ft.intermediate_tasks), len(ft.target_tasks)
+    labels = len(conds) * n_tasks + ("none" in ft.conditions)
+    training = n_tasks * (bool(ft.task_difficulty_steps)
+                          + any(c in SUBSET_CONDITIONS for c in conds) + len(conds))
+    training += labels * n_targets
+    # every checkpoint (phase 0 and 1 per label, phase 2 per label and target) is probed
+    # and compared with phase 0: two units each
+    probing = labels * (2 + n_targets) * 2
+    return len(config.model.names) * len(ft.seeds) * (training + probing)
 
 
 def _finetune_grid(units, config, model, seed, tables) -> list[Checkpoint]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xalign import __version__
-from xalign.io import write_json
+from xalign.io import json_safe, write_json
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ class Units:
                 log.info("unit %s: inputs changed, running again", name)
             except (json.JSONDecodeError, KeyError):
                 log.warning("unit %s: damaged record, running again", name)
-        result = fn(self.dir(name))
+        # what the record will hold, so a fresh run and a resumed one see the same values
+        result = json_safe(fn(self.dir(name)))
         # Under torchrun every rank runs every unit (training units need all ranks for their
         # collectives); only rank 0 writes, as the trainer does.
         if os.environ.get("RANK", "0") == "0":

@@ -48,3 +48,13 @@ def test_only_rank_zero_writes_records(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "1")
     Units(tmp_path).run("a", {}, lambda folder: 1)
     assert not (tmp_path / "units" / "a" / "unit.json").exists()
+
+
+def test_non_finite_results_are_strict_json_and_identical_when_reused(tmp_path):
+    units = Units(tmp_path)
+    fresh = units.run("a", {}, lambda folder: {"threshold": float("inf"), "f1": float("nan"),
+                                               "rows": [1.5]})
+    assert fresh == {"threshold": None, "f1": None, "rows": [1.5]}
+    text = (tmp_path / "units" / "a" / "unit.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert Units(tmp_path).run("a", {}, lambda folder: {}) == fresh
