@@ -63,6 +63,7 @@ def _quiet_third_party(verbose: bool) -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # weight loading/saving bars, one per checkpoint
     except ImportError:  # transformers is a dependency; this only guards odd installs
         pass
 

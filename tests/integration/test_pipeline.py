@@ -52,8 +52,10 @@ def test_full_run_writes_every_phase_and_resumes_from_cache(tiny_experiment, cap
     first = capsys.readouterr().out
     assert "units: 0 run" not in first
 
+    drawn = (out / "report.md").stat().st_mtime_ns
     assert main(["run", str(cfg_path), "--out", str(out)]) == 0
     assert " 0 run," in capsys.readouterr().out  # everything came from the unit records
+    assert (out / "report.md").stat().st_mtime_ns == drawn  # same tables: not redrawn
     assert key_values(read(out, "alignment")) == key_values(alignment)
 
 

@@ -9,6 +9,7 @@ is started again ends with the same tables as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +67,7 @@ def run_experiment(config: ExperimentConfig, run_dir: Path, *, on_unit=None) -> 
             tables["alignment"], tables["zeroshot"], task, seed=config.data.seed)
     _write_tables(run_dir, tables)
     if config.output.figures:
-        from xalign.report import write_report
-
-        write_report(run_dir)
+        _report_if_changed(run_dir)
     return {"run_dir": str(run_dir), "units_run": len(units.ran),
             "units_reused": len(units.reused), "checkpoints": len(checkpoints)}
 
@@ -156,6 +155,22 @@ def _probe_grid(units, config, checkpoints, corpora, tables) -> None:
                                for r in grid["rows"]]
         tables["checkpoints"].append({**key, "phase": ck.phase, "path": ck.path,
                                       "fingerprint": model_fingerprint(Path(ck.path))})
+
+
+def _report_if_changed(run_dir: Path) -> None:
+    """Draw figures and report.md unless they were drawn from these exact tables."""
+    from xalign.report import write_report
+
+    digest = hashlib.sha256()
+    for path in sorted((run_dir / "results").glob("*.csv")):
+        digest.update(path.name.encode() + path.read_bytes())
+    stamp = run_dir / "figures" / ".tables.sha256"
+    if (run_dir / "report.md").is_file() and stamp.is_file() \
+            and stamp.read_text() == digest.hexdigest():
+        log.info("report is up to date with the result tables")
+        return
+    write_report(run_dir)
+    write_text(stamp, digest.hexdigest())
 
 
 def _write_tables(run_dir: Path, tables: dict[str, list[dict]]) -> None:
