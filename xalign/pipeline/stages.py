@@ -13,27 +13,38 @@ from xalign.config import ExperimentConfig, dump_config
 from xalign.io import write_table, write_text
 from xalign.pipeline import training
 from xalign.pipeline.data import resolve_tasks
-from xalign.pipeline.run import COLUMNS, _finetune_grid, _rank_task_difficulty
+from xalign.pipeline.run import (
+    COLUMNS,
+    SUBSET_CONDITIONS,
+    _finetune_grid,
+    _rank_task_difficulty,
+)
 from xalign.pipeline.units import Units
 
 
 def run_difficulty(config: ExperimentConfig, run_dir: Path, *, on_unit=None) -> dict:
-    """Example difficulty (cartography subsets) and task difficulty of every intermediate task."""
+    """Example difficulty (cartography subsets) and task difficulty of every intermediate task.
+
+    Cartography runs when the conditions ask for subsets (easy/hard/ambiguous); the
+    learning-curve task difficulty when ``finetune.task_difficulty_steps`` > 0.
+    """
     run_dir = Path(run_dir)
     units = Units(run_dir, on_done=on_unit)
     write_text(run_dir / "config.yaml", dump_config(config))
     inter, _ = resolve_tasks(config)
     ft = config.finetune
+    wants_subsets = any(c in SUBSET_CONDITIONS for c in ft.conditions)
     difficulty, written = [], []
     for model in config.model.names:
         base = str(resolve_model_path(model, revision=config.model.revision))
         for seed in ft.seeds:
             for task in inter:
-                selection = training.selection_unit(units, base, task, ft, seed)
                 stem = run_dir / "results" / f"cartography_{task.name}"
-                if stem not in written:
-                    write_table(stem, selection["table"], COLUMNS["cartography"])
-                    written.append(stem)
+                if wants_subsets:
+                    selection = training.selection_unit(units, base, task, ft, seed)
+                    if stem not in written:
+                        write_table(stem, selection["table"], COLUMNS["cartography"])
+                        written.append(stem)
                 if ft.task_difficulty_steps:
                     difficulty.append(training.task_difficulty_unit(units, base, task, ft, seed))
     _rank_task_difficulty(difficulty)
