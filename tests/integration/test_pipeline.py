@@ -111,3 +111,38 @@ def test_bad_config_exits_2_with_one_line(tiny_experiment, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "probe.poling" in err[0]
     assert not (root / "x").exists()
+
+
+def test_two_target_tasks_get_their_own_conditions(tiny_experiment):
+    import dataclasses
+
+    from finetune.tasks import get_task, register_task
+
+    cfg_path, root = tiny_experiment
+    config = load_config(cfg_path)
+    second = dataclasses.replace(get_task("debian-section"), name="tiny-second-target")
+    register_task(second.with_path(config.finetune.task_dirs["debian-section"]), overwrite=True)
+    config = dataclasses.replace(config, finetune=dataclasses.replace(
+        config.finetune, conditions=("none", "easy"), task_difficulty_steps=0,
+        target_tasks=("debian-section", "tiny-second-target")))
+    out = root / "two"
+    visited = []
+    run_experiment(config, out, on_unit=lambda name, cached: visited.append(name))
+    assert len(visited) == planned_units(config)
+    alignment = read(out, "alignment")
+    conditions = {r["condition"] for r in alignment}
+    assert conditions == {f"{c}>{t}" for c in ("none", "easy")
+                          for t in ("debian-section", "tiny-second-target")}
+    for cond in conditions:  # every condition has all three phases
+        assert {r["phase"] for r in alignment if r["condition"] == cond} == {"0", "1", "2"}
+    # CKA against phase 0 compares with the pretrained model, not with the checkpoint itself
+    phase2 = [float(r["value"]) for r in alignment
+              if r["metric"] == "cka_vs_phase0" and r["phase"] == "2"]
+    assert phase2 and min(phase2) < 0.999999
+    # accuracy changes are taken against this target's own baseline, none>debian-section
+    from xalign.pipeline.analysis import accuracy_changes
+
+    zeroshot = [{**r, "value": float(r["value"])} for r in read(out, "zeroshot")]
+    changes = accuracy_changes(zeroshot, "debian-section")
+    assert {cond for _, cond, _, _ in changes} == {"easy>debian-section"}
+    assert {lang for *_, lang in changes} == {"de", "fr", "ja"}

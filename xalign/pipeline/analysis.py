@@ -30,13 +30,19 @@ MIN_OBSERVATIONS = 6  # fewer gives degenerate bootstrap intervals (e.g. rho = -
 
 
 def accuracy_changes(zeroshot: list[dict], task: str) -> dict[tuple, float]:
-    """(model, condition, seed, language) -> accuracy minus the ``none`` baseline's."""
+    """(model, condition, seed, language) -> accuracy minus the ``none`` baseline's.
+
+    With several target tasks the conditions are ``<condition>><task>`` and the baseline
+    is ``none><task>``.
+    """
     acc = {(r["model"], r["condition"], r["seed"], r["language"]): r["value"]
            for r in zeroshot if r["task"] == task and r["language"] != "avg"}
+    conditions = {key[1] for key in acc}
+    baseline = "none" if "none" in conditions else f"none>{task}"
     out = {}
     for (model, cond, seed, lang), value in acc.items():
-        base = acc.get((model, "none", seed, lang))
-        if cond != "none" and base is not None and value is not None and lang != "en":
+        base = acc.get((model, baseline, seed, lang))
+        if cond != baseline and base is not None and value is not None and lang != "en":
             out[(model, cond, seed, lang)] = value - base
     return out
 

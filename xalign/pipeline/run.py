@@ -83,9 +83,9 @@ def planned_units(config: ExperimentConfig) -> int:
     training = n_tasks * (bool(ft.task_difficulty_steps)
                           + any(c in SUBSET_CONDITIONS for c in conds) + len(conds))
     training += labels * n_targets
-    # every checkpoint (phase 0 and 1 per label, phase 2 per label and target) is probed
-    # and compared with phase 0: two units each
-    probing = labels * (2 + n_targets) * 2
+    # every checkpoint row (phases 0, 1 and 2 per label and target) is probed and compared
+    # with phase 0: two units each (rows sharing a checkpoint reuse its units)
+    probing = labels * (3 * n_targets if n_targets else 2) * 2
     return len(config.model.names) * len(ft.seeds) * (training + probing)
 
 
@@ -112,13 +112,19 @@ def _finetune_grid(units, config, model, seed, tables) -> list[Checkpoint]:
     _rank_task_difficulty(tables["task_difficulty"])
     out = []
     for label, encoder in phase1.items():
-        out += [Checkpoint(model, label, seed, 0, base), Checkpoint(model, label, seed, 1, encoder)]
+        if not targets:
+            out += [Checkpoint(model, label, seed, 0, base),
+                    Checkpoint(model, label, seed, 1, encoder)]
         for target in targets:
             result = training.target_unit(units, encoder, model, label, target, ft, seed)
+            # one condition per (intermediate condition, target) when there are several
+            # targets, each with all three phases (probing is shared through the units)
             cond = label if len(targets) == 1 else f"{label}>{target.name}"
             tables["zeroshot"] += [{"model": model, "condition": cond, "seed": seed,
                                     "task": target.name, **row} for row in result["zeroshot"]]
-            out.append(Checkpoint(model, cond, seed, 2, result["encoder"]))
+            out += [Checkpoint(model, cond, seed, 0, base),
+                    Checkpoint(model, cond, seed, 1, encoder),
+                    Checkpoint(model, cond, seed, 2, result["encoder"])]
     return out
 
 
@@ -139,14 +145,13 @@ def _probe_grid(units, config, checkpoints, corpora, tables) -> None:
     for ck in checkpoints:
         if ck.model not in prefixes:
             prefixes[ck.model] = load_encoder(ck.model, revision=config.model.revision).prefix
-    bases = {(ck.model, ck.seed, ck.condition): ck.path for ck in checkpoints if ck.phase == 0}
+    bases = {(ck.model, ck.seed): ck.path for ck in checkpoints if ck.phase == 0}
     for ck in checkpoints:
         encoder = load_encoder(ck.path, prefix=prefixes[ck.model])
         key = {"model": ck.model, "condition": ck.condition, "seed": ck.seed}
         rows = probing_units.probe_unit(units, encoder, corpora, config)
         tables["alignment"] += [{**key, "phase": ck.phase, **r} for r in rows]
-        base = load_encoder(bases.get((ck.model, ck.seed, ck.condition), ck.path),
-                            prefix=prefixes[ck.model])
+        base = load_encoder(bases[(ck.model, ck.seed)], prefix=prefixes[ck.model])
         grid = probing_units.phase_cka_unit(units, base, encoder, corpora, config)
         tables["alignment"] += [{**key, "phase": ck.phase, "language": "en", "layer": layer,
                                  "metric": "cka_vs_phase0", "value": value}
