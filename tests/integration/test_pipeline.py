@@ -113,18 +113,20 @@ def test_bad_config_exits_2_with_one_line(tiny_experiment, capsys):
     assert not (root / "x").exists()
 
 
-def test_two_target_tasks_get_their_own_conditions(tiny_experiment):
+def test_two_target_tasks_get_their_own_conditions(tiny_experiment, monkeypatch):
     import dataclasses
 
-    from finetune.tasks import get_task, register_task
+    import finetune.tasks
 
     cfg_path, root = tiny_experiment
     config = load_config(cfg_path)
-    second = dataclasses.replace(get_task("debian-section"), name="tiny-second-target")
-    register_task(second.with_path(config.finetune.task_dirs["debian-section"]), overwrite=True)
+    second = dataclasses.replace(finetune.tasks.get_task("debian-section"), name="tiny-second")
+    # registered for this test only: the registry is process-wide
+    monkeypatch.setitem(finetune.tasks._REGISTRY, "tiny-second",
+                        second.with_path(config.finetune.task_dirs["debian-section"]))
     config = dataclasses.replace(config, finetune=dataclasses.replace(
         config.finetune, conditions=("none", "easy"), task_difficulty_steps=0,
-        target_tasks=("debian-section", "tiny-second-target")))
+        target_tasks=("debian-section", "tiny-second")))
     out = root / "two"
     visited = []
     run_experiment(config, out, on_unit=lambda name, cached: visited.append(name))
@@ -132,7 +134,7 @@ def test_two_target_tasks_get_their_own_conditions(tiny_experiment):
     alignment = read(out, "alignment")
     conditions = {r["condition"] for r in alignment}
     assert conditions == {f"{c}>{t}" for c in ("none", "easy")
-                          for t in ("debian-section", "tiny-second-target")}
+                          for t in ("debian-section", "tiny-second")}
     for cond in conditions:  # every condition has all three phases
         assert {r["phase"] for r in alignment if r["condition"] == cond} == {"0", "1", "2"}
     # CKA against phase 0 compares with the pretrained model, not with the checkpoint itself
