@@ -55,3 +55,24 @@ def test_evaluate_rejects_a_checkpoint_without_the_task_head(tiny_experiment, ti
                  "--task-dir", str(root / "target")])
     err = capsys.readouterr().err
     assert code == 2 and "not a single model" in err
+
+
+def test_new_weights_in_the_same_folder_rerun_the_units(tiny_experiment, tiny_model_dir,
+                                                        tiny_model_dir_b):
+    import shutil
+
+    from xalign.config import load_config
+    from xalign.pipeline.stages import run_difficulty
+
+    cfg_path, root = tiny_experiment
+    model = root / "model"
+    shutil.copytree(tiny_model_dir, model)
+    config = load_config(cfg_path, [f"model.names=[{model}]"])
+    seen = []
+    run_difficulty(config, root / "d", on_unit=lambda name, cached: seen.append(cached))
+    run_difficulty(config, root / "d", on_unit=lambda name, cached: seen.append(cached))
+    assert seen == [False, False, True, True]  # selection + task difficulty, then reused
+    shutil.copy(tiny_model_dir_b / "model.safetensors", model / "model.safetensors")
+    seen.clear()
+    run_difficulty(config, root / "d", on_unit=lambda name, cached: seen.append(cached))
+    assert seen == [False, False]  # same path, other weights: nothing reused

@@ -10,8 +10,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from finetune.cartography import (
     cartography_stats,
     cartography_table,
@@ -25,6 +23,7 @@ from finetune.features import Collator, featurize
 from finetune.heads import build_model
 from finetune.tasks import Task
 from finetune.trainer import TrainConfig, train
+from probe.models import model_fingerprint
 from xalign.config import FinetuneConfig
 from xalign.pipeline.units import Units
 
@@ -74,7 +73,7 @@ def selection_unit(units: Units, model: str, task: Task, cfg: FinetuneConfig, se
     """Dataset Cartography on ``task``: dynamics run, statistics, easy/hard/ambiguous ids."""
     tconf = train_config(cfg.intermediate, seed, epochs=cfg.cartography_epochs,
                          record_dynamics=True, max_steps=None)
-    inputs = {"kind": "selection", "model": model, "task": task.name, "seed": seed,
+    inputs = {"kind": "selection", "model": _fingerprint(model), "task": task.name, "seed": seed,
               "train": _plain(tconf), "limit": cfg.train_limit, "scorer": cfg.scorer,
               "fraction": cfg.subset_fraction, "data": _task_stamp(task)}
 
@@ -104,7 +103,8 @@ def intermediate_unit(units: Units, model: str, task: Task, ids: list[str] | Non
                       label: str, cfg: FinetuneConfig, seed: int) -> str:
     """Phase 1: train ``task`` on the examples ``ids`` (None = all); returns the encoder dir."""
     tconf = train_config(cfg.intermediate, seed)
-    inputs = {"kind": "intermediate", "model": model, "task": task.name, "seed": seed,
+    inputs = {"kind": "intermediate", "model": _fingerprint(model), "task": task.name,
+              "seed": seed,
               "ids": ids, "train": _plain(tconf), "limit": cfg.train_limit,
               "data": _task_stamp(task)}
 
@@ -123,10 +123,11 @@ def target_unit(units: Units, encoder: str, base: str, label: str, target: Task,
                 cfg: FinetuneConfig, seed: int) -> dict:
     """Phase 2: train the target task on English, evaluate zero-shot per language."""
     tconf = train_config(cfg.target, seed)
-    inputs = {"kind": "target", "encoder": encoder, "task": target.name, "seed": seed,
+    inputs = {"kind": "target", "encoder": _fingerprint(encoder), "task": target.name,
+              "seed": seed,
               "train": _plain(tconf), "limit": cfg.train_limit, "eval_limit": cfg.eval_limit,
               "languages": list(cfg.languages or target.languages),
-              "data": _task_stamp(target), "encoder_stamp": _dir_stamp(encoder)}
+              "data": _task_stamp(target)}
 
     def run(folder: Path) -> dict:
         examples = _train_examples(target, cfg, seed)
@@ -145,7 +146,8 @@ def task_difficulty_unit(units: Units, model: str, task: Task, cfg: FinetuneConf
     """Task-level difficulty: normalised dev error after a fixed budget of steps."""
     steps = cfg.task_difficulty_steps
     tconf = train_config(cfg.intermediate, seed, max_steps=steps, save_every=None)
-    inputs = {"kind": "task_difficulty", "model": model, "task": task.name, "seed": seed,
+    inputs = {"kind": "task_difficulty", "model": _fingerprint(model), "task": task.name,
+              "seed": seed,
               "train": _plain(tconf), "data": _task_stamp(task), "limit": cfg.train_limit,
               "eval_limit": cfg.eval_limit}
 
@@ -179,15 +181,10 @@ def _task_stamp(task: Task) -> str:
     return repr(source)
 
 
-def _dir_stamp(path: str) -> str:
-    p = Path(path) / "config.json"
-    return str(p.stat().st_mtime_ns) if p.is_file() else path
+def _fingerprint(path: str) -> str:
+    """Content fingerprint of a checkpoint folder: units are keyed by weights, not paths."""
+    return model_fingerprint(Path(path))
 
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name or name)
-
-
-def mean_or_nan(values) -> float:
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else float("nan")
