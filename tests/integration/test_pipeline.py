@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
+import torch
 
 from xalign.cli import main
 from xalign.config import load_config
@@ -64,6 +65,7 @@ def test_killed_run_resumes_to_the_same_results(tiny_experiment, monkeypatch):
     config = load_config(cfg_path)
     whole = root / "whole"
     visited = []
+    torch.manual_seed(1)  # each run starts from another global RNG state, as a new process
     run_experiment(config, whole, on_unit=lambda name, cached: visited.append(name))
     assert len(visited) == planned_units(config)  # the progress bar's total is exact
 
@@ -76,10 +78,13 @@ def test_killed_run_resumes_to_the_same_results(tiny_experiment, monkeypatch):
 
     killed = root / "killed"
     monkeypatch.setattr(training, "target_unit", dies_on_hard)
+    torch.manual_seed(2)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, killed)
     assert not (killed / "results").exists()
     monkeypatch.setattr(training, "target_unit", real)
+    torch.manual_seed(3)
+    torch.rand(1000)
     summary = run_experiment(config, killed)
     assert summary["units_reused"] > 0
     for table in ("alignment", "zeroshot", "cka_grid", "change_vs_accuracy"):

@@ -10,6 +10,8 @@ import logging
 import shutil
 from pathlib import Path
 
+import torch
+
 from finetune.cartography import (
     cartography_stats,
     cartography_table,
@@ -51,7 +53,11 @@ def _fit(encoder: str, task: Task, examples: list[dict], tconf: TrainConfig, out
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(encoder)
-    model = build_model(encoder, task)
+    # The fresh head is drawn from the run's seed, not from whatever the process did
+    # before: a resumed process must build the same head as an uninterrupted one.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(tconf.seed)
+        model = build_model(encoder, task)
     features = featurize(task, examples, tokenizer, max_length=max_length)
     result = train(model, features, Collator(tokenizer, task.format), tconf, out, progress=True,
                    tokenizer=tokenizer)
