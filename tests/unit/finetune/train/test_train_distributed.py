@@ -30,10 +30,19 @@ def _launch(model_dir, out_dir, config: dict) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           str(WORKER), str(model_dir), str(out_dir), json.dumps(config)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    for attempt in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+               str(WORKER), str(model_dir), str(out_dir), json.dumps(config)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        # Under heavy load a gloo worker has been seen to abort at start-up ("terminate
+        # called without an active exception", SIGABRT) before any training: retry the
+        # launch once in that case only. Any other failure, and any result mismatch below,
+        # still fails the test.
+        crashed = "Signal 6 (SIGABRT)" in proc.stderr and "Traceback (most recent" not in \
+            proc.stderr.split("Root Cause")[0]
+        if proc.returncode == 0 or not crashed or attempt == 1:
+            break
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
