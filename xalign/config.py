@@ -39,12 +39,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    pooling: str = "mean"  # mean (XTREME), cls, mean_nospecial
+    pooling: str = "mean"  # mean (XTREME, special tokens included), cls, mean_nospecial
     max_length: int = 128  # tokens per sentence, special tokens included
-    batch_size: int = 64  # sentences per forward pass
-    dtype: str = "fp32"  # fp32 or bf16 autocast (fast with AMX / on GPUs)
+    batch_size: int = 64  # sentences per forward pass (at most)
+    dtype: str = "auto"  # auto (bf16 where measured faster, GPUs), fp32, bf16
+    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda
     threads: int | None = None  # torch threads (None = torch's default)
-    cka_kind: str = "linear"  # linear or rbf
+    cka_kind: str = "auto"  # auto (debiased when n <= d, else linear), linear, debiased, rbf
+    measures: tuple[str, ...] = ("cka",)  # alignment indices: cka, mknn, procrustes, svcca
+    calibrate: int = 0  # permutations for the calibrated (z-score) variants (0 = none)
     grid_language: str = "en"  # sentences of this side feed the phase-vs-phase CKA grids
 
 
@@ -59,8 +62,9 @@ class RetrievalConfig:
 class FinetuneConfig:
     enabled: bool = True  # False = probe the given models only (phase 0)
     intermediate_tasks: tuple[str, ...] = ("debian-match-section",)  # registered task names
-    conditions: tuple[str, ...] = ("none", "easy", "hard")  # none | easy | hard | ambiguous | full
-    scorer: str = "cartography"  # example difficulty scorer (cartography | loss)
+    # none | easy | hard | ambiguous | random | full | multi | task_easiest | task_hardest
+    conditions: tuple[str, ...] = ("none", "easy", "hard", "random")
+    scorer: str = "cartography"  # example difficulty scorer behind easy / hard / ambiguous
     subset_fraction: float = 0.33  # size of easy / hard subsets (Swayamdipta et al.: 33%)
     cartography_epochs: int = 3  # epochs of the dynamics-recording run
     target_tasks: tuple[str, ...] = ("debian-section",)  # zero-shot target tasks
@@ -73,6 +77,17 @@ class FinetuneConfig:
     task_dirs: dict = field(default_factory=dict)  # task name -> local-layout data folder
     intermediate: dict = field(default_factory=dict)  # TrainConfig overrides, phase 1
     target: dict = field(default_factory=dict)  # TrainConfig overrides, phase 2
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    primary_metric: str = "tatoeba_en2xx"  # alignment metric of the report's headline
+    primary_layer: int | None = None  # None: the paper's layer for XLM-R, else the last layer
+    primary_phase: int = 1  # phase of the headline alignment contrast (1 = after intermediate)
+    # condition contrasts, "a-b" = a minus b, paired by seed; missing conditions are skipped
+    contrasts: tuple[str, ...] = ("hard-easy", "easy-random", "hard-random", "random-none",
+                                  "task_hardest-task_easiest")
+    n_boot: int = 2000  # bootstrap resamples (change-vs-accuracy intervals)
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class ExperimentConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

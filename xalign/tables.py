@@ -1,0 +1,73 @@
+"""Every result table of a run: its name, its columns and what one row means.
+
+This module owns the schemas; the pipeline assembles rows from unit records and writes
+them through :func:`write_tables`, the analysis and the report read them. Tables are tidy
+(one value per row) and written as ``results/<name>.csv`` and ``results/<name>.json``.
+
+Identity of a checkpoint (the unit of replication, REFERENCE.md "Statistics protocol"):
+
+- ``model``: the pretrained model as named in the config;
+- ``condition``: none | easy | hard | ambiguous | random | full | multi | task_easiest |
+  task_hardest (see :data:`xalign.plan.CONDITIONS`);
+- ``inter_task``: the English intermediate task it was trained on ("" for ``none``; the
+  tasks joined by "+" for ``multi``; the measured task for ``task_easiest/hardest``);
+- ``seed``: the seed of every random choice of that checkpoint's training;
+- ``phase``: 0 pretrained, 1 after intermediate training, 2 after target-task training
+  (``none``'s phase 1 is its phase 0);
+- ``train_task``: for phase 2, the English training task of the target ("" otherwise).
+
+The zero-shot table holds languages only (no "avg" row): averages are derived, by the analysis.
+Phase-0 and phase-1 rows are repeated for every checkpoint that shares them, so that any
+(condition, inter_task, seed) selects a complete set of phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+CHECKPOINT_KEY = ("model", "condition", "inter_task", "seed")
+
+SCHEMAS: dict[str, tuple[str, ...]] = {
+    # one row per probed checkpoint
+    "checkpoints": (*CHECKPOINT_KEY, "phase", "train_task", "path", "fingerprint"),
+    # one alignment value per checkpoint, language, layer and metric
+    "alignment": (*CHECKPOINT_KEY, "phase", "train_task", "language", "layer", "metric",
+                  "value"),
+    # layer x layer CKA between phase_a and phase_b of one checkpoint lineage
+    "cka_grid": (*CHECKPOINT_KEY, "phase_a", "phase_b", "train_task", "language", "layer_a",
+                 "layer_b", "value"),
+    # CKA between two conditions' checkpoints of the same seed and phase, per layer
+    "condition_cka": ("model", "seed", "phase", "train_task", "condition_a", "inter_task_a",
+                      "condition_b", "inter_task_b", "language", "layer", "metric", "value"),
+    # zero-shot score of a phase-2 checkpoint on one evaluation language of one target;
+    # ci_low/ci_high: the test-set interval (Wilson for accuracy; empty otherwise)
+    "zeroshot": (*CHECKPOINT_KEY, "train_task", "target", "language", "metric", "value", "n",
+                 "ci_low", "ci_high"),
+    # task-level difficulty: the pretrained model's dev score after a fixed step budget
+    "task_difficulty": ("model", "seed", "task", "format", "metric", "budget_steps",
+                        "dev_score", "baseline_score", "normalised_error", "rank"),
+    # example-level difficulty of one intermediate task, every model and seed
+    "cartography": ("model", "seed", "task", "id", "label", "confidence", "variability",
+                    "correctness", "subset"),
+}
+
+
+def columns(name: str) -> tuple[str, ...]:
+    """The columns of table ``name`` (``cartography_<task>`` tables share one schema)."""
+    key = "cartography" if name.startswith("cartography_") else name
+    if key not in SCHEMAS:
+        raise KeyError(f"no schema for table {name!r}; known: {', '.join(sorted(SCHEMAS))}")
+    return SCHEMAS[key]
+
+
+def write_tables(results: Path, tables: Mapping[str, Sequence[dict]]) -> list[Path]:
+    """Write every non-empty table as CSV + JSON under ``results``; returns the CSV paths."""
+    from xalign.io import write_table
+
+    written = []
+    for name, rows in tables.items():
+        if rows:
+            write_table(Path(results) / name, rows, columns(name))
+            written.append(Path(results) / f"{name}.csv")
+    return written
