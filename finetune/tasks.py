@@ -1,9 +1,10 @@
 """The task registry: a task is mostly data (source, format, labels, fields, languages).
 
 Built-in tasks live in ``registry_intermediate.py`` (the nine English intermediate tasks
-of Phang et al. 2020), ``registry_target.py`` (XTREME / XTREME-R target tasks) and
-``registry_debian.py`` (offline tasks built from Debian package descriptions). They are
-registered by explicit import the first time the registry is read, never by a scan.
+of Phang et al. 2020) and ``registry_target.py`` (XTREME / XTREME-R target tasks), plus
+whatever the caller registers (xalign registers the offline Debian tasks it builds).
+The built-ins are registered by explicit import the first time the registry is read,
+never by a scan.
 
 Field specifications (``Task.fields``: our field name -> dataset column) understand a
 tiny vocabulary so that every hub layout normalises to the local-layout schema:
@@ -37,7 +38,6 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
 _BUILTIN_MODULES = (
     "finetune.registry_intermediate",
     "finetune.registry_target",
-    "finetune.registry_debian",
 )
 
 
@@ -99,6 +99,12 @@ class Task:
         languages: evaluation languages, ISO 639-1.
         metric: "accuracy", "f1" (entity F1 for tagging) or "squad" (EM / F1).
         role: "intermediate" or "target".
+        description: one line for ``xalign tasks``.
+        citation: the dataset's paper.
+        train_task: targets only: the registered task whose English train split trains
+            it (XTREME-R: xquad and mlqa train on squad-v1, xnli on mnli); None = its own.
+        train_size: examples in the English train split (from the dataset card), for
+            planning; None = unknown until loaded.
     """
 
     name: str
@@ -111,6 +117,8 @@ class Task:
     role: str
     description: str = ""
     citation: str = ""
+    train_task: str | None = None
+    train_size: int | None = None
 
     def __post_init__(self) -> None:
         for attr, allowed in (("format", FORMATS), ("metric", METRICS), ("role", ROLES)):

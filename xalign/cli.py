@@ -8,13 +8,9 @@ import sys
 
 from xalign import __version__
 from xalign.commands import COMMANDS
+from xalign.errors import UserError
 
 log = logging.getLogger("xalign")
-
-# Errors that come from bad user input (a missing file, a malformed corpus, an unknown
-# config key). They print one line and exit with code 2; anything else is a bug and
-# keeps its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, KeyError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     _quiet_third_party(args.verbose)
+    # Bad input (UserError) is one line and exit code 2; anything else is a bug and keeps
+    # its traceback.
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         if args.debug:
             raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        sys.stderr.write(f"xalign {args.command}: error: {message}\n")
+        sys.stderr.write(f"xalign {args.command}: error: {exc}\n")
         return 2
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from xalign.errors import UserError
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -35,6 +37,9 @@ class DataConfig:
     debian_langs: tuple[str, ...] = ("de", "fr", "es", "it", "ja", "ru", "pl", "uk")
     debian_sizes: dict = field(default_factory=dict)  # overrides of the Debian task sizes
     grid_sentences: int = 500  # English sentences for phase-vs-phase CKA
+    # hub dataset id -> a local copy with the same configurations, splits and columns
+    # (a folder datasets.load_dataset reads), e.g. {nyu-mll/glue: /data/hf/glue}
+    hub_mirrors: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class FinetuneConfig:
     task_dirs: dict = field(default_factory=dict)  # task name -> local-layout data folder
     intermediate: dict = field(default_factory=dict)  # TrainConfig overrides, phase 1
     target: dict = field(default_factory=dict)  # TrainConfig overrides, phase 2
+    # target training task -> phase-2 overrides (TrainConfig fields and max_length), e.g.
+    # {squad-v1: {max_length: 384, epochs: 2}}; they also apply to its zero-shot evaluation
+    target_per_task: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,29 +122,36 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
+            raise UserError(f"config file {path} does not exist")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
+            raise UserError(f"{path}: expected a mapping at the top level")
     for item in overrides or []:
         _apply_override(data, item)
-    return build(ExperimentConfig, data, "")
+    try:
+        return build(ExperimentConfig, data, "")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _apply_override(data: dict, item: str) -> None:
     if "=" not in item:
-        raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. finetune.seeds=[0,1]")
+        raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. finetune.seeds=[0,1]")
     key, raw = item.split("=", 1)
     parts = key.strip().split(".")
     node = data
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ValueError(f"--set {key}: {part!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+            raise UserError(f"--set {key}: {part!r} is not a section")
+    try:
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise UserError(f"--set {item!r}: the value is not valid YAML "
+                        f"({str(exc).splitlines()[0]})") from None
 
 
 def build(cls, data: Any, where: str):

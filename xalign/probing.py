@@ -1,9 +1,10 @@
-"""Per-layer alignment of one encoder on one corpus: the code every command shares.
+"""Per-layer alignment of one encoder: the one module the commands and the pipeline share.
 
-``xalign retrieve``, ``xalign cka`` and the phase pipeline all call these functions, so
-a number in a run's report equals the number the standalone command prints for the same
-checkpoint and corpus. Rows follow the tidy schema of ``results/alignment.csv``
-(``language, layer, metric, value``; the caller adds model, condition, seed, phase).
+``xalign retrieve``, ``xalign cka`` and the pipeline's probing units all call these
+functions, so a number in a run's report equals the number the standalone command prints
+for the same checkpoint, corpus and settings. Rows follow the tidy schema of
+``results/alignment.csv`` (``language, layer, metric, value``; the caller adds the
+checkpoint's identity).
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ log = logging.getLogger(__name__)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
+# Alignment indices beside the retrieval metrics; "cka" is always computed.
+MEASURES = ("cka", "mknn", "procrustes", "svcca", "pwcca")
+BASE_METRICS = ("tatoeba_xx2en", "tatoeba_en2xx", "tatoeba_en2xx_dedup", "cka_en_xx",
+                "bucc_f1", "bucc_f1_oracle", "bucc_threshold", "cka_vs_phase0")
+
+
+def metric_names(measures: Sequence[str] = ("cka",)) -> list[str]:
+    """Every alignment-table metric a run with these measures can write."""
+    extra = [f"{m}_en_xx" for m in measures if m != "cka"]
+    calibrated = [f"{m}_en_xx_calibrated" for m in measures]
+    return [*BASE_METRICS, *extra, *calibrated]
+
 
 def embedder(encoder: Encoder, probe: ProbeConfig, *, progress: bool = False) -> Embed:
     """texts -> (L + 1, n, d) float32, through the embedding cache."""
@@ -39,12 +52,38 @@ def embedder(encoder: Encoder, probe: ProbeConfig, *, progress: bool = False) ->
     return embed
 
 
-def aligned_rows(embed: Embed, corpus: ParallelCorpus, *, cka_kind: str = "linear") -> list[dict]:
+def resolve_cka_kind(kind: str, n: int, d: int) -> str:
+    """``auto`` -> debiased when n <= d (biased CKA is inflated there), else linear."""
+    if kind == "auto":
+        return "debiased" if n <= d else "linear"
+    if kind == "linear" and n <= d:
+        log.warning("biased linear CKA with n = %d <= d = %d items is inflated; "
+                    "probe.cka_kind: debiased (or auto) avoids it", n, d)
+    return kind
+
+
+def _cka_args(kind: str) -> dict:
+    return {"kind": "linear", "debiased": True} if kind == "debiased" else {"kind": kind}
+
+
+def cka_layers(stack_a: np.ndarray, stack_b: np.ndarray, kind: str) -> np.ndarray:
+    """Same-layer CKA of two (L + 1, n, d) stacks with ``kind`` resolved for their size."""
+    kind = resolve_cka_kind(kind, stack_a.shape[1], min(stack_a.shape[2], stack_b.shape[2]))
+    return cka_diagonal(stack_a, stack_b, **_cka_args(kind))
+
+
+def cka_grid(stack_a: np.ndarray, stack_b: np.ndarray, kind: str) -> np.ndarray:
+    """Layer x layer CKA of two (L + 1, n, d) stacks, (L + 1, L + 1)."""
+    kind = resolve_cka_kind(kind, stack_a.shape[1], min(stack_a.shape[2], stack_b.shape[2]))
+    return cka_matrix(stack_a, stack_b, **_cka_args(kind))
+
+
+def aligned_rows(embed: Embed, corpus: ParallelCorpus, probe: ProbeConfig) -> list[dict]:
     """Tatoeba accuracy both ways (+ duplicate-aware en->xx) and en-xx CKA, every layer."""
     if corpus.gold is not None:
         raise ValueError(f"corpus {corpus.name!r} is a mining corpus; use mining_rows")
     src, tgt = embed(corpus.src_texts), embed(corpus.tgt_texts)  # (L + 1, n, d) each
-    cka = cka_diagonal(tgt, src, kind=cka_kind)
+    cka = cka_layers(tgt, src, probe.cka_kind)
     rows = []
     for layer in range(src.shape[0]):
         acc = tatoeba_accuracy(src[layer], tgt[layer], src_texts=corpus.src_texts,
@@ -59,9 +98,8 @@ def aligned_rows(embed: Embed, corpus: ParallelCorpus, *, cka_kind: str = "linea
     return rows
 
 
-def mining_rows(
-    embed: Embed, fit: ParallelCorpus, evaluation: ParallelCorpus, retrieval: RetrievalConfig
-) -> list[dict]:
+def mining_rows(embed: Embed, fit: ParallelCorpus, evaluation: ParallelCorpus,
+                retrieval: RetrievalConfig) -> list[dict]:
     """BUCC-style F1 per layer: threshold fitted on ``fit``, applied to ``evaluation``."""
     fit_cands = _layer_candidates(embed, fit, retrieval)
     eval_cands = _layer_candidates(embed, evaluation, retrieval)
@@ -89,33 +127,14 @@ def _layer_candidates(embed: Embed, corpus: ParallelCorpus, retrieval: Retrieval
 
 def corpora_rows(embed: Embed, aligned: Sequence[ParallelCorpus],
                  mining: Sequence[tuple[ParallelCorpus, ParallelCorpus]], *,
-                 retrieval: RetrievalConfig, cka_kind: str = "linear") -> list[dict]:
-    """All alignment rows of one encoder: every aligned corpus, every (fit, eval) pair.
-
-    Rows are keyed by language, so two corpora of one language would collide: refused.
-    """
-    check_languages(aligned, mining)
+                 probe: ProbeConfig, retrieval: RetrievalConfig) -> list[dict]:
+    """All alignment rows of one encoder: every aligned corpus, every (fit, eval) pair."""
     rows = []
     for corpus in aligned:
-        rows += aligned_rows(embed, corpus, cka_kind=cka_kind)
+        rows += aligned_rows(embed, corpus, probe)
     for fit, evaluation in mining:
         rows += mining_rows(embed, fit, evaluation, retrieval)
     return rows
-
-
-def check_languages(aligned, mining) -> None:
-    for kind, corpora in (("aligned", aligned), ("mining", [fit for fit, _ in mining])):
-        seen: dict[str, str] = {}
-        for corpus in corpora:
-            if corpus.lang in seen:
-                raise ValueError(f"{kind} corpora {seen[corpus.lang]!r} and {corpus.name!r} are "
-                                 f"both {corpus.lang!r}: use one corpus per language")
-            seen[corpus.lang] = corpus.name
-
-
-def english_cka_grid(stack_a: np.ndarray, stack_b: np.ndarray, *, kind: str = "linear"):
-    """Layer x layer CKA between two checkpoints on the same sentences, and its diagonal."""
-    return cka_matrix(stack_a, stack_b, kind=kind), cka_diagonal(stack_a, stack_b, kind=kind)
 
 
 def grid_rows(grid: np.ndarray, language: str) -> list[dict]:
@@ -123,5 +142,52 @@ def grid_rows(grid: np.ndarray, language: str) -> list[dict]:
             for i in range(grid.shape[0]) for j in range(grid.shape[1])]
 
 
+def keep_layers(rows: list[dict], layers: Sequence[int] | None, n_states: int) -> list[dict]:
+    """Rows of the requested hidden_states indices (checked: 0..L, no negative indexing)."""
+    if layers is None:
+        return rows
+    from probe.embed import resolve_layers
+
+    keep = set(resolve_layers(layers, n_states))
+    return [r for r in rows if r["layer"] in keep]
+
+
 def _row(corpus: ParallelCorpus, layer: int, metric: str, value: float) -> dict:
     return {"language": corpus.lang, "layer": layer, "metric": metric, "value": float(value)}
+
+
+def load_probe_corpora(specs: Sequence[str], *, limit: int | None, seed: int):
+    """(aligned, mining) corpora of ``specs``; mining ones as (fit, eval) pairs."""
+    from xalign.corpora.spec import LOADERS, load_corpus, parse_spec
+    from xalign.errors import user_input
+
+    aligned, mining = [], []
+    for spec in specs:
+        with user_input(f"--corpus {spec}"):
+            if LOADERS[parse_spec(spec).scheme][1]:
+                mining.append(tuple(load_corpus(spec, split=s, limit=limit, seed=seed)
+                                    for s in ("fit", "eval")))
+            else:
+                aligned.append(load_corpus(spec, limit=limit, seed=seed))
+    return aligned, mining
+
+
+def retrieve_rows(encoder: Encoder, specs: Sequence[str], probe: ProbeConfig,
+                  retrieval: RetrievalConfig, *, limit: int | None = None, seed: int = 0,
+                  layers: Sequence[int] | None = None) -> list[dict]:
+    """Alignment rows of one encoder (phase 0) on every corpus in ``specs``."""
+    aligned, mining = load_probe_corpora(specs, limit=limit, seed=seed)
+    rows = corpora_rows(embedder(encoder, probe, progress=True), aligned, mining,
+                        probe=probe, retrieval=retrieval)
+    return keep_layers(rows, layers, encoder.num_layers + 1)
+
+
+def pair_cka_rows(encoder_a: Encoder, encoder_b: Encoder | None, corpus: ParallelCorpus,
+                  probe: ProbeConfig) -> list[dict]:
+    """Layer x layer CKA: en vs xx of ``encoder_a``, or ``encoder_a`` vs ``encoder_b`` on en."""
+    stack_en = embedder(encoder_a, probe, progress=True)(corpus.tgt_texts)
+    if encoder_b is None:
+        other, language = embedder(encoder_a, probe)(corpus.src_texts), corpus.lang
+    else:
+        other, language = embedder(encoder_b, probe, progress=True)(corpus.tgt_texts), "en"
+    return grid_rows(cka_grid(stack_en, other, probe.cka_kind), language)

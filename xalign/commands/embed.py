@@ -6,21 +6,18 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
-
-from probe.cache import embed_layers
-from probe.models import load_encoder
-from xalign.commands.common import add_model_options, read_lines
-from xalign.io import save_npy, write_json
+from xalign.commands.common import add_model_options, load_model, probe_config, read_lines
 
 log = logging.getLogger(__name__)
+CHUNK = 65536  # rows per copy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "embed", help="per-layer pooled embeddings of a text file (one sentence per line)",
         description="Writes OUT/layer_XX.npy, (N, d) float32 per layer (XX = hidden_states "
-        "index: 00 is the embedding output), and OUT/meta.json.",
+        "index: 00 is the embedding output), and OUT/meta.json. OUT is written as a whole "
+        "(replaced if it exists) or not at all.",
     )
     p.add_argument("--input", type=Path, required=True, help="UTF-8 text, one sentence per line")
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -29,20 +26,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from probe.cache import embed_layers
+    from probe.embed import resolve_layers
+    from xalign.errors import writing
+    from xalign.io import atomic_dir, json_text
+
+    probe = probe_config(args)
     texts = read_lines(args.input)
-    enc = load_encoder(args.model)
-    stack = embed_layers(enc, texts, pooling=args.pooling, layers=args.layers,
-                         max_length=args.max_length, dtype=args.dtype,
-                         batch_size=args.batch_size, threads=args.threads, progress=True)
-    layer_ids = args.layers if args.layers is not None else range(stack.shape[0])
-    layer_ids = [i % (enc.num_layers + 1) for i in layer_ids]
-    for i, layer in zip(layer_ids, stack, strict=True):
-        save_npy(args.out / f"layer_{i:02d}.npy", np.asarray(layer))
-    write_json(args.out / "meta.json", {
-        "model": args.model, "fingerprint": enc.fingerprint, "input": str(args.input),
-        "n": len(texts), "dim": int(stack.shape[2]), "layers": layer_ids,
-        "pooling": args.pooling, "max_length": args.max_length, "prefix": enc.prefix,
-        "dtype": args.dtype,
-    })
+    enc = load_model(args)
+    layer_ids = resolve_layers(args.layers, enc.num_layers + 1) if args.layers is not None \
+        else list(range(enc.num_layers + 1))
+    stack = embed_layers(enc, texts, pooling=probe.pooling, max_length=probe.max_length,
+                         dtype=probe.dtype, batch_size=probe.batch_size, threads=probe.threads,
+                         progress=True)  # all layers, memory-mapped from the cache
+    with writing(args.out), atomic_dir(args.out) as tmp:
+        for i in layer_ids:  # copied in row chunks: memory stays bounded for any n
+            out = np.lib.format.open_memmap(tmp / f"layer_{i:02d}.npy", mode="w+",
+                                            dtype=np.float32, shape=stack.shape[1:])
+            for start in range(0, len(texts), CHUNK):
+                out[start:start + CHUNK] = stack[i, start:start + CHUNK]
+            out.flush()
+            del out
+        (tmp / "meta.json").write_text(json_text({
+            "model": args.model, "fingerprint": enc.fingerprint, "input": str(args.input),
+            "n": len(texts), "dim": int(stack.shape[2]), "layers": layer_ids,
+            "pooling": probe.pooling, "max_length": probe.max_length, "prefix": enc.prefix,
+            "dtype": probe.dtype}))
     print(f"wrote {len(layer_ids)} arrays of shape ({len(texts)}, {stack.shape[2]}) to {args.out}")
     return 0

@@ -7,9 +7,10 @@ import dataclasses
 import json
 import sys
 
-from finetune.tasks import Task, describe_source, list_tasks
+from finetune.tasks import Task, describe_source
+from xalign.tasks import list_tasks
 
-COLUMNS = ("name", "format", "role", "metric", "source", "languages")
+COLUMNS = ("name", "format", "role", "metric", "train_task", "source", "languages")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
 def table_row(task: Task) -> dict[str, str]:
     return {"name": task.name, "format": task.format, "role": task.role,
-            "metric": task.metric, "source": describe_source(task.source),
+            "metric": task.metric, "train_task": task.train_task or "",
+            "source": describe_source(task.source),
             "languages": " ".join(task.languages)}
 
 

@@ -8,8 +8,9 @@
   ``"de-000001<TAB>en-000123"``; likewise ``training`` (and ``test``, which ships without
   gold and so cannot be scored here).
 
-The files may sit directly in PATH or in XTREME's download sub-folders (``tatoeba/``,
-``bucc2018/``).
+The files may sit directly in PATH, in XTREME's download sub-folders (``tatoeba/``,
+``bucc2018/``), or in the original BUCC 2018 release layout, one folder per pair
+(``bucc2018/de-en/de-en.sample.de``, or ``de-en/`` directly under PATH).
 """
 
 from __future__ import annotations
@@ -24,11 +25,36 @@ from xalign.corpora.record import ParallelCorpus
 BUCC_SPLITS = {"fit": "sample", "eval": "training", "sample": "sample", "training": "training"}
 
 
-def _find(root: Path, sub: str, name: str) -> Path:
-    for folder in (root, root / sub):
+def _find(root: Path, sub: str, name: str, pair: str | None = None) -> Path:
+    """``name`` in ``root``, ``root/sub`` or (BUCC's release layout) ``[root/sub/]pair/``."""
+    folders = [root, root / sub]
+    if pair is not None:
+        folders += [root / sub / pair, root / pair]
+    for folder in folders:
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{root / name}: not found (also looked in {root / sub})")
+    looked = ", ".join(str(f) for f in folders[1:])
+    raise FileNotFoundError(f"{root / name}: not found (also looked in {looked})")
+
+
+def find_files(root: Path, kind: str, lang: str) -> list[Path]:
+    """The files a ``xtreme-dir`` corpus needs (checked before any work starts).
+
+    Args:
+        root: the folder of the spec.
+        kind: ``"tatoeba"`` or ``"bucc"``.
+        lang: ISO 639-1 code.
+
+    Raises:
+        FileNotFoundError: a file is missing (names it and where it was looked for).
+    """
+    if kind == "tatoeba":
+        from xalign.corpora.langs import iso1_to_iso3
+
+        lang3 = iso1_to_iso3(lang)
+        return [_find(root, "tatoeba", f"tatoeba.{lang3}-eng.{ext}") for ext in (lang3, "eng")]
+    return [_find(root, "bucc2018", f"{lang}-en.{split}.{ext}", f"{lang}-en")
+            for split in ("sample", "training") for ext in (lang, "en", "gold")]
 
 
 def load_tatoeba_dir(root: Path, lang3: str, *, name: str) -> ParallelCorpus:
@@ -119,7 +145,7 @@ def load_bucc_dir(root: Path, lang: str, split: str, *, name: str) -> ParallelCo
     if split not in BUCC_SPLITS:
         raise ValueError(f"BUCC split {split!r}: expected one of {sorted(BUCC_SPLITS)}")
     stem = f"{lang}-en.{BUCC_SPLITS[split]}"
-    paths = [_find(root, "bucc2018", f"{stem}.{ext}") for ext in (lang, "en", "gold")]
+    paths = [_find(root, "bucc2018", f"{stem}.{ext}", f"{lang}-en") for ext in (lang, "en", "gold")]
     src_ids, src = read_bucc_sentences(paths[0])
     tgt_ids, tgt = read_bucc_sentences(paths[1])
     gold = read_bucc_gold(paths[2], set(src_ids), set(tgt_ids))

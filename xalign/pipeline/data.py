@@ -1,20 +1,16 @@
-"""A run's data: offline tasks registered with their folders, corpora loaded by spec."""
+"""A run's data: corpora loaded by spec, tasks with their data folders, training examples."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-from finetune.tasks import LocalSource, Task, get_task, register_task
-from probe.paths import cache_root
+from finetune.tasks import Task
 from xalign.config import ExperimentConfig
 from xalign.corpora.record import ParallelCorpus
-from xalign.corpora.spec import load_corpus
+from xalign.errors import user_input
 
 log = logging.getLogger(__name__)
-
-DEBIAN_PREFIX = "debian-"
 
 
 @dataclass(frozen=True)
@@ -30,45 +26,52 @@ class Corpora:
                 seen.setdefault(text, None)
         return list(seen)[:n]
 
+    def stamp(self) -> list:
+        """What identifies the probing data (names and text digests) in unit inputs."""
+        from probe.cache import texts_digest
 
-def resolve_tasks(config: ExperimentConfig) -> tuple[list[Task], list[Task]]:
-    """Intermediate and target tasks; offline Debian tasks get their data folders built."""
-    ft = config.finetune
-    names = list(ft.intermediate_tasks) + list(ft.target_tasks)
-    tasks = {name: get_task(name) for name in names}
-    for name, path in ft.task_dirs.items():
-        if name not in tasks:
-            raise ValueError(f"finetune.task_dirs names {name!r}, which is not among the "
-                             f"intermediate or target tasks {names}")
-        if not Path(path).is_dir():
-            raise FileNotFoundError(f"finetune.task_dirs.{name}: folder {path} does not exist")
-        tasks[name] = tasks[name].with_path(path)
-    offline = [t for t in tasks.values()
-               if isinstance(t.source, LocalSource) and t.source.path is None]
-    if offline:
-        if not all(t.name.startswith(DEBIAN_PREFIX) for t in offline):
-            bad = [t.name for t in offline if not t.name.startswith(DEBIAN_PREFIX)]
-            raise ValueError(f"tasks {bad} have no data folder: register them with a path")
-        from xalign.corpora.debian_tasks import build_debian_tasks
-
-        root = cache_root() / "tasks" / f"debian-seed{config.data.seed}"
-        paths = build_debian_tasks(root, langs=config.data.debian_langs,
-                                   seed=config.data.seed, sizes=config.data.debian_sizes or None)
-        built = tuple(config.data.debian_langs) + ("en",)
-        for task in offline:
-            # evaluation languages are the ones whose test files were built
-            langs = tuple(lang for lang in task.languages if lang in built) or task.languages
-            local = replace(task.with_path(paths[task.name]), languages=langs)
-            tasks[task.name] = register_task(local, overwrite=True)
-    return ([tasks[n] for n in ft.intermediate_tasks], [tasks[n] for n in ft.target_tasks])
+        stamp = [(c.name, texts_digest(c.src_texts + c.tgt_texts)) for c in self.aligned]
+        for fit, ev in self.mining:
+            stamp += [(c.name, c.split, texts_digest(c.src_texts + c.tgt_texts), len(c.gold))
+                      for c in (fit, ev)]
+        return stamp
 
 
 def load_corpora(config: ExperimentConfig) -> Corpora:
+    from xalign.corpora.spec import load_corpus
+
     data = config.data
-    aligned = [load_corpus(spec, limit=data.aligned_limit, seed=data.seed) for spec in data.aligned]
-    mining = [
-        tuple(load_corpus(spec, split=split, limit=data.mining_limit, seed=data.seed)
-              for split in ("fit", "eval"))
-        for spec in data.mining
-    ]
+    aligned, mining = [], []
+    for i, spec in enumerate(data.aligned):
+        with user_input(f"data.aligned[{i}] {spec}"):
+            aligned.append(load_corpus(spec, limit=data.aligned_limit, seed=data.seed))
+    for i, spec in enumerate(data.mining):
+        with user_input(f"data.mining[{i}] {spec}"):
+            mining.append(tuple(load_corpus(spec, split=split, limit=data.mining_limit,
+                                            seed=data.seed) for split in ("fit", "eval")))
     return Corpora(aligned, mining)
+
+
+def run_tasks(config: ExperimentConfig, names) -> dict[str, Task]:
+    """The named tasks with their data folders (offline Debian tasks built once)."""
+    from xalign.tasks import resolve_tasks
+
+    data = config.data
+    with user_input("finetune tasks"):
+        return resolve_tasks(names, task_dirs=config.finetune.task_dirs,
+                             debian_langs=data.debian_langs, seed=data.seed,
+                             debian_sizes=data.debian_sizes or None,
+                             mirrors=data.hub_mirrors)
+
+
+def train_examples(task: Task, config: ExperimentConfig, seed: int) -> list[dict]:
+    """The English training examples of ``task`` (``finetune.train_limit`` of them)."""
+    from finetune.data import load_examples
+
+    with user_input(f"task {task.name!r} train split"):
+        examples = load_examples(task, "train", limit=config.finetune.train_limit, seed=seed)
+    if not examples:
+        from xalign.errors import UserError
+
+        raise UserError(f"task {task.name!r} has no training examples")
+    return examples

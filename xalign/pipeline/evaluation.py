@@ -4,40 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from finetune.evaluate import zero_shot_table
-from finetune.tasks import LocalSource, get_task
+from xalign.errors import UserError
 
 
 def evaluate_checkpoint(model_dir: str, task_name: str, *, languages=None, task_dir=None,
                         limit: int | None = None, max_length: int = 128) -> list[dict]:
-    """Rows {task, language, metric, value, n} plus the non-English average."""
-    from transformers import AutoConfig, AutoTokenizer
+    """Rows {task, language, metric, value, n}, one per evaluation language."""
+    from transformers import AutoConfig
 
     from finetune.heads import AUTO_CLASSES
+    from xalign.config import ExperimentConfig
+    from xalign.pipeline import fitting
+    from xalign.pipeline.data import run_tasks
+    from xalign.tasks import get_task
 
-    task = get_task(task_name)
-    if task_dir is not None:
-        task = task.with_path(task_dir)
-    elif isinstance(task.source, LocalSource) and task.source.path is None:
-        task = _offline_task(task)
+    task = get_task(task_name) if task_dir is None else get_task(task_name).with_path(task_dir)
+    if task_dir is None:
+        task = run_tasks(ExperimentConfig(), [task_name])[task_name]
     path = Path(model_dir)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"--model {model_dir}: no config.json (expected a checkpoint)")
+        raise UserError(f"--model {model_dir}: no config.json (expected a checkpoint)")
     arch = (AutoConfig.from_pretrained(path).architectures or ["?"])[0]
     head = AUTO_CLASSES[task.format]
     if not arch.endswith(head.__name__.removeprefix("AutoModel")):
-        raise ValueError(f"--model {model_dir} is a {arch}, not a {task.format} model for "
-                         f"task {task.name!r}")
-    model = head.from_pretrained(path).eval()
-    rows = zero_shot_table(model, AutoTokenizer.from_pretrained(path), task,
-                           languages=languages, max_length=max_length, limit=limit)
+        raise UserError(f"--model {model_dir} is a {arch}, not a {task.format} model for "
+                        f"task {task.name!r}")
+    rows = fitting.evaluate_checkpoint(str(path), task, languages or list(task.languages),
+                                       max_length=max_length, limit=limit)
     return [{"task": task.name, **row} for row in rows]
-
-
-def _offline_task(task):
-    from xalign.config import ExperimentConfig, FinetuneConfig
-    from xalign.pipeline.data import resolve_tasks
-
-    config = ExperimentConfig(finetune=FinetuneConfig(intermediate_tasks=(),
-                                                      target_tasks=(task.name,)))
-    return resolve_tasks(config)[1][0]

@@ -1,196 +1,178 @@
-"""The fine-tuning units of a run: difficulty selection, phase 1, phase 2, zero-shot.
+"""The fine-tuning units: task difficulty, selection, phase 1, phase 2, zero-shot.
 
-Each function is one resumable unit (see :mod:`xalign.pipeline.units`); results are plain
-JSON (paths, ids, rows), checkpoints live inside the unit's folder.
+Each function runs one planned unit through the unit store (:mod:`xalign.pipeline.units`):
+its inputs name everything that changes the result (the starting weights' fingerprint,
+the examples, the training config), checkpoints live inside the unit's folder, and the
+result is plain JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import shutil
 from pathlib import Path
 
-import torch
-
-from finetune.cartography import (
-    cartography_stats,
-    cartography_table,
-    load_dynamics,
-    select_subsets,
-)
-from finetune.data import load_examples
-from finetune.difficulty import majority_error, score_examples, select_by_score, task_difficulty
-from finetune.evaluate import evaluate, zero_shot_table
-from finetune.features import Collator, featurize
-from finetune.heads import build_model
-from finetune.tasks import Task
-from finetune.trainer import TrainConfig, train
-from probe.models import model_fingerprint
-from xalign.config import FinetuneConfig
-from xalign.pipeline.units import Units
+from xalign.pipeline import fitting
+from xalign.pipeline.data import train_examples
+from xalign.plan import SELECTED, Unit
+from xalign.validate import max_length, plain, train_config
 
 log = logging.getLogger(__name__)
 
-# CPU-friendly training defaults for the pipeline; a config's finetune.intermediate /
-# finetune.target mappings override any TrainConfig field.
-PIPELINE_TRAIN_DEFAULTS = {"save_every": 50}
+
+def task_difficulty(ctx, unit: Unit) -> dict:
+    """The pretrained model's dev score on a task after a fixed step budget, normalised."""
+    from finetune.difficulty import normalised_error, trivial_baseline
+    from finetune.evaluate import MAIN_KEY, evaluate
+
+    task, base = ctx.tasks[unit.inter_task], ctx.base_path(unit.model)
+    tconf = train_config(ctx.config, "intermediate", unit.seed, task=task.name,
+                         max_steps=unit.steps, save_every=None)
+    inputs = _inputs(ctx, unit, base, task, tconf, eval_limit=ctx.ft.eval_limit)
+
+    def work(folder: Path) -> dict:
+        from finetune.data import load_examples
+
+        examples = train_examples(task, ctx.config, unit.seed)
+        model, tokenizer = fitting.fit(base, task, examples, tconf, folder / "train", ctx)
+        dev = evaluate(model, tokenizer, task, "validation",
+                       max_length=max_length(ctx.config, task.name), limit=ctx.ft.eval_limit)
+        gold = load_examples(task, "validation", limit=ctx.ft.eval_limit)
+        score, baseline = dev[MAIN_KEY[task.metric]], trivial_baseline(task, gold)
+        shutil.rmtree(folder / "train", ignore_errors=True)
+        return {"model": unit.model, "seed": unit.seed, "task": task.name,
+                "format": task.format, "metric": MAIN_KEY[task.metric],
+                "budget_steps": unit.steps, "dev_score": score, "baseline_score": baseline,
+                "normalised_error": normalised_error(score, baseline)}
+
+    return ctx.units.run(unit.name, inputs, work)
 
 
-def train_config(overrides: dict, seed: int, **extra) -> TrainConfig:
-    return TrainConfig.from_dict({**PIPELINE_TRAIN_DEFAULTS, **overrides, **extra, "seed": seed})
+def selection(ctx, unit: Unit) -> dict:
+    """Training dynamics on an intermediate task -> easy / hard / ambiguous example ids."""
+    from xalign.pipeline.select import select_examples
+
+    task, base = ctx.tasks[unit.inter_task], ctx.base_path(unit.model)
+    tconf = train_config(ctx.config, "cartography", unit.seed, task=task.name)
+    inputs = _inputs(ctx, unit, base, task, tconf, scorer=ctx.ft.scorer,
+                     fraction=ctx.ft.subset_fraction)
+
+    def work(folder: Path) -> dict:
+        examples = train_examples(task, ctx.config, unit.seed)
+        result = select_examples(ctx, unit, task, base, examples, tconf, folder)
+        shutil.rmtree(folder / "train", ignore_errors=True)  # the dynamics are in the table
+        return result
+
+    return ctx.units.run(unit.name, inputs, work)
 
 
-def _train_examples(task: Task, cfg: FinetuneConfig, seed: int) -> list[dict]:
-    examples = load_examples(task, "train", limit=cfg.train_limit, seed=seed)
-    if not examples:
-        raise ValueError(f"task {task.name!r} has no training examples")
-    return examples
+def phase1(ctx, unit: Unit) -> dict:
+    """Intermediate training of one condition; returns the encoder folder and its task."""
+    base = ctx.base_path(unit.model)
+    task_name = _chosen_task(ctx, unit) if not unit.inter_task else unit.inter_task
+    names = task_name.split("+")
+    tasks = [ctx.tasks[name] for name in names]
+    tconf = train_config(ctx.config, "intermediate", unit.seed,
+                         task=names[0] if len(names) == 1 else None)
+    ids = _phase1_ids(ctx, unit, tasks)
+    inputs = _inputs(ctx, unit, base, tasks, tconf,
+                     ids=None if ids is None else _digest(ids), n_ids=None if ids is None
+                     else len(ids), inter_task=task_name)
 
-
-def _fit(encoder: str, task: Task, examples: list[dict], tconf: TrainConfig, out: Path,
-         max_length: int):
-    """Train a fresh ``task`` head on ``encoder``; returns (model, tokenizer, result)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(encoder)
-    # The fresh head is drawn from the run's seed, not from whatever the process did
-    # before: a resumed process must build the same head as an uninterrupted one.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tconf.seed)
-        model = build_model(encoder, task)
-    features = featurize(task, examples, tokenizer, max_length=max_length)
-    result = train(model, features, Collator(tokenizer, task.format), tconf, out, progress=True,
-                   tokenizer=tokenizer)
-    return model, tokenizer, result
-
-
-def _keep_final(train_dir: Path) -> str:
-    """Drop the resume checkpoints of a finished run; keep ``final/`` (model + head + tokenizer).
-
-    Probing loads the encoder of ``final/`` with AutoModel (the head is ignored),
-    ``xalign evaluate`` the whole model, and the next phase its encoder under a new head.
-    """
-    for ckpt in train_dir.glob("checkpoint-*"):
-        shutil.rmtree(ckpt, ignore_errors=True)
-    return str(train_dir / "final")
-
-
-def selection_unit(units: Units, model: str, task: Task, cfg: FinetuneConfig, seed: int) -> dict:
-    """Dataset Cartography on ``task``: dynamics run, statistics, easy/hard/ambiguous ids."""
-    tconf = train_config(cfg.intermediate, seed, epochs=cfg.cartography_epochs,
-                         record_dynamics=True, max_steps=None)
-    inputs = {"kind": "selection", "model": _fingerprint(model), "task": task.name, "seed": seed,
-              "train": _plain(tconf), "limit": cfg.train_limit, "scorer": cfg.scorer,
-              "fraction": cfg.subset_fraction, "data": _task_stamp(task)}
-
-    def run(folder: Path) -> dict:
-        examples = _train_examples(task, cfg, seed)
-        _fit(model, task, examples, tconf, folder / "train", cfg.max_length)
-        probs, correct, _ = load_dynamics(folder / "train")
-        n = len(examples)
-        probs, correct = probs[:n], correct[:n]
-        stats = cartography_stats(probs, correct)
-        labels = [str(ex["label"]) for ex in examples]
-        if cfg.scorer == "cartography":
-            subsets = select_subsets(stats, labels, fraction=cfg.subset_fraction)
-        else:
-            scores = score_examples(cfg.scorer, probs, correct)
-            subsets = select_by_score(scores, labels, fraction=cfg.subset_fraction)
-        ids = [str(ex["id"]) for ex in examples]
-        table = cartography_table(ids, labels, stats, subsets)
-        shutil.rmtree(folder / "train", ignore_errors=True)  # dynamics are in the table
-        return {"subsets": {k: [ids[i] for i in v] for k, v in subsets.items()},
-                "table": table, "n": n}
-
-    return units.run(f"select-{_slug(model)}-{task.name}-s{seed}", inputs, run)
-
-
-def intermediate_unit(units: Units, model: str, task: Task, ids: list[str] | None,
-                      label: str, cfg: FinetuneConfig, seed: int) -> str:
-    """Phase 1: train ``task`` on the examples ``ids`` (None = all); returns the encoder dir."""
-    tconf = train_config(cfg.intermediate, seed)
-    inputs = {"kind": "intermediate", "model": _fingerprint(model), "task": task.name,
-              "seed": seed,
-              "ids": ids, "train": _plain(tconf), "limit": cfg.train_limit,
-              "data": _task_stamp(task)}
-
-    def run(folder: Path) -> str:
-        examples = _train_examples(task, cfg, seed)
+    def work(folder: Path) -> dict:
+        data = {t.name: train_examples(t, ctx.config, unit.seed) for t in tasks}
         if ids is not None:
             keep = set(ids)
-            examples = [ex for ex in examples if str(ex["id"]) in keep]
-        _fit(model, task, examples, tconf, folder / "train", cfg.max_length)
-        return _keep_final(folder / "train")
+            data = {name: [ex for ex in exs if str(ex["id"]) in keep] for name, exs in
+                    data.items()}
+        encoder, steps = fitting.fit_encoder(base, tasks, data, tconf, folder / "train", ctx)
+        return {"encoder": encoder, "inter_task": task_name, "steps": steps,
+                "examples": sum(len(v) for v in data.values())}
 
-    return units.run(f"phase1-{_slug(model)}-{label}-s{seed}", inputs, run)
-
-
-def target_unit(units: Units, encoder: str, base: str, label: str, target: Task,
-                cfg: FinetuneConfig, seed: int) -> dict:
-    """Phase 2: train the target task on English, evaluate zero-shot per language."""
-    tconf = train_config(cfg.target, seed)
-    inputs = {"kind": "target", "encoder": _fingerprint(encoder), "task": target.name,
-              "seed": seed,
-              "train": _plain(tconf), "limit": cfg.train_limit, "eval_limit": cfg.eval_limit,
-              "languages": list(cfg.languages or target.languages),
-              "data": _task_stamp(target)}
-
-    def run(folder: Path) -> dict:
-        examples = _train_examples(target, cfg, seed)
-        trained, tokenizer, _ = _fit(encoder, target, examples, tconf, folder / "train",
-                                     cfg.max_length)
-        rows = zero_shot_table(trained, tokenizer, target,
-                               languages=list(cfg.languages or target.languages),
-                               max_length=cfg.max_length, limit=cfg.eval_limit)
-        return {"encoder": _keep_final(folder / "train"), "zeroshot": rows}
-
-    return units.run(f"phase2-{_slug(base)}-{label}-{target.name}-s{seed}", inputs, run)
+    return ctx.units.run(unit.name, inputs, work)
 
 
-def task_difficulty_unit(units: Units, model: str, task: Task, cfg: FinetuneConfig,
-                         seed: int) -> dict:
-    """Task-level difficulty: normalised dev error after a fixed budget of steps."""
-    steps = cfg.task_difficulty_steps
-    tconf = train_config(cfg.intermediate, seed, max_steps=steps, save_every=None)
-    inputs = {"kind": "task_difficulty", "model": _fingerprint(model), "task": task.name,
-              "seed": seed,
-              "train": _plain(tconf), "data": _task_stamp(task), "limit": cfg.train_limit,
-              "eval_limit": cfg.eval_limit}
+def phase2(ctx, unit: Unit) -> dict:
+    """Target-task training on the target's English training task."""
+    encoder = ctx.checkpoint(unit.deps[0] if unit.deps else None, unit.model)
+    task = ctx.tasks[unit.train_task]
+    tconf = train_config(ctx.config, "target", unit.seed, task=task.name)
+    inputs = _inputs(ctx, unit, encoder, task, tconf, target=True)
 
-    def run(folder: Path) -> dict:
-        examples = _train_examples(task, cfg, seed)
-        trained, tokenizer, _ = _fit(model, task, examples, tconf, folder / "train", cfg.max_length)
-        dev = evaluate(trained, tokenizer, task, "validation", max_length=cfg.max_length,
-                       limit=cfg.eval_limit)
-        gold = [str(ex["label"]) for ex in load_examples(task, "validation", limit=cfg.eval_limit)]
-        error = 1.0 - dev["accuracy"]
-        chance = majority_error(gold)
-        shutil.rmtree(folder / "train", ignore_errors=True)
-        return {"task": task.name, "budget_steps": steps, "dev_error": error,
-                "normalised_error": task_difficulty([{"budget": steps, "error": error}], chance)}
+    def work(folder: Path) -> dict:
+        examples = train_examples(task, ctx.config, unit.seed)
+        fitting.fit(encoder, task, examples, tconf, folder / "train", ctx, target=True)
+        return {"encoder": fitting.keep_final(folder / "train"), "examples": len(examples)}
 
-    return units.run(f"taskdiff-{_slug(model)}-{task.name}-s{seed}", inputs, run)
+    return ctx.units.run(unit.name, inputs, work)
 
 
-def _plain(tconf: TrainConfig) -> dict:
-    import dataclasses
+def zeroshot(ctx, unit: Unit) -> dict:
+    """Per-language zero-shot score of a phase-2 checkpoint on one target."""
+    checkpoint = ctx.results[unit.deps[0]]["encoder"]
+    target = ctx.tasks[unit.eval_task]
+    languages = list(ctx.ft.languages or target.languages)
+    inputs = {"kind": unit.kind, "checkpoint": fitting.fingerprint(checkpoint),
+              "target": target.name, "data": fitting.task_stamp(target),
+              "languages": languages, "eval_limit": ctx.ft.eval_limit,
+              "max_length": max_length(ctx.config, unit.train_task, target=True)}
 
-    return dataclasses.asdict(tconf)
+    def work(folder: Path) -> dict:
+        return {"rows": fitting.evaluate_checkpoint(
+            checkpoint, target, languages,
+            max_length=max_length(ctx.config, unit.train_task, target=True),
+            limit=ctx.ft.eval_limit)}
+
+    return ctx.units.run(unit.name, inputs, work)
 
 
-def _task_stamp(task: Task) -> str:
-    """What identifies the task's data: its source (and the data folder's meta.json)."""
-    source = task.source
-    path = getattr(source, "path", None)
-    if path and (Path(path) / "meta.json").is_file():
-        return (Path(path) / "meta.json").read_text()
-    return repr(source)
+def _phase1_ids(ctx, unit: Unit, tasks) -> list[str] | None:
+    """The example ids a phase-1 condition trains on (None = all of them)."""
+    from xalign.pipeline.select import random_ids
+
+    cond = unit.condition
+    if cond in SELECTED:
+        return ctx.results[unit.deps[0]]["subsets"][cond]
+    if cond == "random":
+        task = tasks[0]
+        return random_ids(train_examples(task, ctx.config, unit.seed), task,
+                          ctx.ft.subset_fraction, unit.seed)
+    if cond in ("task_easiest", "task_hardest"):
+        sizes = [len(train_examples(t, ctx.config, unit.seed))
+                 for t in (ctx.tasks[n] for n in ctx.ft.intermediate_tasks)]
+        task = tasks[0]
+        size = math.floor(ctx.ft.subset_fraction * min(sizes))
+        return random_ids(train_examples(task, ctx.config, unit.seed), task, None, unit.seed,
+                          size=size)
+    return None
 
 
-def _fingerprint(path: str) -> str:
-    """Content fingerprint of a checkpoint folder: units are keyed by weights, not paths."""
-    return model_fingerprint(Path(path))
+def _chosen_task(ctx, unit: Unit) -> str:
+    """The measured-easiest or -hardest intermediate task (mean over seeds, ties by name)."""
+    errors: dict[str, list[float]] = {}
+    for name in unit.deps:
+        row = ctx.results[name]
+        errors.setdefault(row["task"], []).append(row["normalised_error"])
+    mean = {task: sum(v) / len(v) for task, v in errors.items()}
+    sign = 1 if unit.condition == "task_easiest" else -1
+    chosen = min(mean, key=lambda t: (sign * mean[t], t))
+    log.info("%s: %s (mean normalised dev error %s)", unit.condition, chosen,
+             ", ".join(f"{t} {e:.3f}" for t, e in sorted(mean.items())))
+    return chosen
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name or name)
+def _inputs(ctx, unit: Unit, start: str, tasks, tconf, *, target: bool = False,
+            **extra) -> dict:
+    tasks = tasks if isinstance(tasks, list) else [tasks]
+    return {"kind": unit.kind, "condition": unit.condition, "seed": unit.seed,
+            "start": fitting.fingerprint(start), "tasks": [t.name for t in tasks],
+            "data": [fitting.task_stamp(t) for t in tasks], "train": plain(tconf),
+            "limit": ctx.ft.train_limit,
+            "max_length": [max_length(ctx.config, t.name, target=target) for t in tasks],
+            **extra}
+
+
+def _digest(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()

@@ -1,10 +1,15 @@
 """Units of work that are skipped when their inputs are unchanged.
 
 Every step of a run (a subset selection, a training run, the probing of one checkpoint)
-is a unit: a folder ``<run>/units/<name>/`` whose ``unit.json`` records the hash of the
-unit's inputs and its JSON result. A unit whose record matches is not run again; a unit
-that was interrupted has no record, so it runs again (training units resume from their
-own checkpoints). Changing an input changes the hash, so stale results are never reused.
+is a unit that owns a folder ``<run>/units/<name>/``:
+
+- ``inputs.json`` is written before the work starts: the hash and the inputs themselves;
+- ``unit.json`` is written when the work is done: the same hash and the JSON result.
+
+A unit whose ``unit.json`` matches its inputs is not run again. A unit that was
+interrupted with the same inputs resumes inside its folder (training units continue from
+their own checkpoints). A unit whose inputs differ starts from an EMPTY folder: nothing
+of the earlier work (checkpoints, dynamics) can leak into the new result.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +28,16 @@ from xalign.io import json_safe, write_json
 
 log = logging.getLogger(__name__)
 
+RECORD, INPUTS = "unit.json", "inputs.json"
+
 
 def inputs_hash(inputs: Any) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_writer() -> bool:
+    """Under torchrun only rank 0 writes records, as the trainer does."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 class Units:
@@ -36,32 +49,61 @@ class Units:
         self.ran: list[str] = []
         self.reused: list[str] = []
 
-    def dir(self, name: str) -> Path:
-        path = self.root / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def record(self, name: str) -> dict | None:
+        """The finished record of ``name`` (None if it has none or it is damaged)."""
+        path = self.root / name / RECORD
+        try:
+            return json.loads(path.read_text()) if path.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            log.warning("unit %s: damaged record, running again", name)
+            return None
 
     def run(self, name: str, inputs: dict, fn: Callable[[Path], Any]) -> Any:
-        """Return the recorded result of ``name`` if ``inputs`` match, else ``fn(dir)``."""
+        """Return the recorded result of ``name`` if ``inputs`` match, else ``fn(folder)``."""
         digest = inputs_hash(inputs)
-        record = self.root / name / "unit.json"
-        if record.is_file():
-            try:
-                saved = json.loads(record.read_text())
-                if saved.get("inputs_sha256") == digest:
-                    self.reused.append(name)
-                    self.on_done(name, True)
-                    return saved["result"]
-                log.info("unit %s: inputs changed, running again", name)
-            except (json.JSONDecodeError, KeyError):
-                log.warning("unit %s: damaged record, running again", name)
+        saved = self.record(name)
+        if saved is not None and saved.get("inputs_sha256") == digest and "result" in saved:
+            self.reused.append(name)
+            self.on_done(name, True)
+            return saved["result"]
+        folder = self._claim(name, digest, inputs)
         # what the record will hold, so a fresh run and a resumed one see the same values
-        result = json_safe(fn(self.dir(name)))
-        # Under torchrun every rank runs every unit (training units need all ranks for their
-        # collectives); only rank 0 writes, as the trainer does.
-        if os.environ.get("RANK", "0") == "0":
-            write_json(record, {"name": name, "inputs_sha256": digest, "inputs": inputs,
-                                "xalign": __version__, "result": result})
+        result = json_safe(fn(folder))
+        if is_writer():
+            write_json(folder / RECORD, {"name": name, "inputs_sha256": digest,
+                                         "inputs": inputs, "xalign": __version__,
+                                         "result": result})
         self.ran.append(name)
         self.on_done(name, False)
         return result
+
+    def _claim(self, name: str, digest: str, inputs: dict) -> Path:
+        """The unit's folder, emptied unless it holds interrupted work on these inputs."""
+        folder = self.root / name
+        stamp = folder / INPUTS
+        same = False
+        if stamp.is_file():
+            try:
+                same = json.loads(stamp.read_text()).get("inputs_sha256") == digest
+            except (OSError, json.JSONDecodeError):
+                same = False
+        if same:
+            log.info("unit %s: resuming interrupted work", name)
+            (folder / RECORD).unlink(missing_ok=True)
+            return folder
+        if folder.exists() and is_writer():
+            log.info("unit %s: inputs changed, starting from an empty folder", name)
+            shutil.rmtree(folder)
+        if is_writer():
+            folder.mkdir(parents=True, exist_ok=True)
+            write_json(stamp, {"name": name, "inputs_sha256": digest, "inputs": inputs})
+        _barrier()
+        return folder
+
+
+def _barrier() -> None:
+    """Ranks wait until rank 0 has prepared the folder (no-op in a single process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,111 @@
+"""The result tables of a run, assembled from the plan and its units' records.
+
+One function per table family; every row follows :data:`xalign.tables.SCHEMAS`. Because
+the tables are rebuilt from the records after every run, a killed run started again ends
+with the same tables as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from xalign.plan import Lineage, Plan
+
+
+def assemble(plan: Plan, results: dict) -> dict[str, list[dict]]:
+    """Every base table (no analysis) from the unit results of ``plan``."""
+    tables: dict[str, list[dict]] = defaultdict(list)
+    probes = {u.name: u for u in plan.units if u.kind == "probe"}
+    done = set(results)
+    for model in plan.config.model.names:
+        base = next(u.name for u in probes.values() if u.model == model and u.phase == 0)
+        for lin in (lin for lin in plan.lineages if lin.model == model):
+            _lineage_rows(plan, results, lin, base, tables, done)
+    _training_rows(plan, results, tables)
+    _condition_rows(plan, results, tables)
+    return dict(tables)
+
+
+def _key(lin: Lineage, results: dict) -> dict:
+    """A lineage's identity; a task-level condition's task is known once it has trained."""
+    task = lin.inter_task
+    if not task and lin.phase1 and lin.phase1 in results:
+        task = results[lin.phase1].get("inter_task", "")
+    return {"model": lin.model, "condition": lin.condition, "inter_task": task,
+            "seed": lin.seed}
+
+
+def _checkpoints(plan: Plan, lin: Lineage, base: str):
+    """(phase, train_task, probe unit, phase-CKA unit, producer) of each checkpoint."""
+    names = {u.deps[-1] if u.deps else None: u.name for u in plan.units if u.kind == "probe"}
+    ckas = {u.deps[-1]: u.name for u in plan.units if u.kind == "phase_cka"}
+    yield 0, "", base, None, None
+    yield 1, "", names.get(lin.phase1, base), ckas.get(lin.phase1), lin.phase1
+    for train_task, producer in lin.phase2.items():
+        yield 2, train_task, names[producer], ckas[producer], producer
+
+
+def _lineage_rows(plan, results, lin, base, tables, done) -> None:
+    from probe.models import model_fingerprint
+
+    key = _key(lin, results)
+    for phase, train_task, probe, cka, producer in _checkpoints(plan, lin, base):
+        if probe not in done:
+            continue
+        head = {**key, "phase": phase, "train_task": train_task}
+        tables["alignment"] += [{**head, **row} for row in results[probe]]
+        if cka is not None and cka in done:
+            grid = results[cka]
+            diagonal = grid["diagonal"]
+            tables["cka_grid"] += [{**key, "phase_a": 0, "phase_b": phase,
+                                    "train_task": train_task, **row} for row in grid["rows"]]
+        else:  # the pretrained model (or none's phase 1) against itself: CKA 1 by definition
+            diagonal = [1.0] * (1 + max(r["layer"] for r in results[probe]))
+        tables["alignment"] += [{**head, "language": "en", "layer": layer,
+                                 "metric": "cka_vs_phase0", "value": value}
+                                for layer, value in enumerate(diagonal)]
+        path = results[producer]["encoder"] if producer else str(_base_path(plan, results,
+                                                                            lin.model))
+        tables["checkpoints"].append({**head, "path": path,
+                                      "fingerprint": model_fingerprint(path)})
+        for unit in plan.units:
+            if unit.kind == "zeroshot" and unit.deps == (producer,) and unit.name in done \
+                    and phase == 2:
+                tables["zeroshot"] += [{**key, "train_task": train_task,
+                                        "target": unit.eval_task, **row}
+                                       for row in results[unit.name]["rows"]]
+
+
+def _base_path(plan: Plan, results: dict, model: str) -> str:
+    from probe.models import resolve_model_path
+
+    return str(resolve_model_path(model, revision=plan.config.model.revision))
+
+
+def _training_rows(plan: Plan, results: dict, tables) -> None:
+    difficulty = [results[u.name] for u in plan.units
+                  if u.kind == "task_difficulty" and u.name in results]
+    for model in plan.config.model.names:
+        rows = [r for r in difficulty if r["model"] == model]
+        mean = defaultdict(list)
+        for row in rows:
+            mean[row["task"]].append(row["normalised_error"])
+        order = sorted(mean, key=lambda t: (sum(mean[t]) / len(mean[t]), t))
+        for row in rows:  # rank of the task by its mean over seeds (1 = easiest)
+            tables["task_difficulty"].append({**row, "rank": order.index(row["task"]) + 1})
+    for unit in plan.units:
+        if unit.kind == "selection" and unit.name in results:
+            tables[f"cartography_{unit.inter_task}"] += results[unit.name]["table"]
+
+
+def _condition_rows(plan: Plan, results: dict, tables) -> None:
+    task_of = {producer: _key(lin, results)["inter_task"] for lin in plan.lineages
+               for producer in (lin.phase1, *lin.phase2.values()) if producer}
+    for unit in plan.units:
+        if unit.kind != "condition_cka" or unit.name not in results:
+            continue
+        task_a, task_b = (task_of[dep] for dep in unit.deps)
+        head = {"model": unit.model, "seed": unit.seed, "phase": unit.phase,
+                "train_task": unit.train_task, "condition_a": unit.condition,
+                "inter_task_a": task_a, "condition_b": unit.other[0], "inter_task_b": task_b}
+        tables["condition_cka"] += [{**head, **row} for row in results[unit.name]]

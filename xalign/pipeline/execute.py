@@ -1,0 +1,85 @@
+"""Execute a plan: every unit in order, each through the unit store (skip, resume or run).
+
+The context holds what units share: the config, the run's unit store, the tasks with
+their data folders, the corpora and the resolved encoders, each loaded on first use, so a
+run whose units are all recorded loads no model and no dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from pathlib import Path
+
+from xalign.pipeline.units import Units
+from xalign.plan import Plan, Unit
+
+log = logging.getLogger(__name__)
+
+
+class Context:
+    """What the units of one run share; everything heavy is loaded lazily."""
+
+    def __init__(self, plan: Plan, run_dir: Path, units: Units):
+        self.plan, self.config, self.run_dir, self.units = plan, plan.config, run_dir, units
+        self.results: dict[str, object] = {}
+        self._encoders: dict[str, object] = {}
+
+    @property
+    def ft(self):
+        return self.config.finetune
+
+    @cached_property
+    def tasks(self) -> dict:
+        from finetune.tasks import get_task
+        from xalign.pipeline.data import run_tasks
+        from xalign.tasks import train_task_of
+
+        names = [*self.ft.intermediate_tasks, *self.ft.target_tasks]
+        names += [train_task_of(get_task(t)) for t in self.ft.target_tasks]
+        return run_tasks(self.config, list(dict.fromkeys(names)))
+
+    @cached_property
+    def corpora(self):
+        from xalign.pipeline.data import load_corpora
+
+        return load_corpora(self.config)
+
+    def base_path(self, model: str) -> str:
+        return str(self.encoder(model).path)
+
+    def encoder(self, name_or_path: str, model: str | None = None):
+        """A resolved encoder (weights load lazily); checkpoints take their model's prefix."""
+        from probe.models import load_encoder
+
+        if name_or_path not in self._encoders:
+            prefix = None if model is None else self.encoder(model).prefix
+            self._encoders[name_or_path] = load_encoder(
+                name_or_path, revision=self.config.model.revision if model is None else None,
+                prefix=prefix)
+        return self._encoders[name_or_path]
+
+    def checkpoint(self, unit_name: str | None, model: str) -> str:
+        """The folder of the weights a unit produced (None: the pretrained model)."""
+        if unit_name is None:
+            return self.base_path(model)
+        return self.results[unit_name]["encoder"]
+
+
+def execute(plan: Plan, run_dir: Path, *, on_unit=None) -> Context:
+    """Run (or reuse) every unit of ``plan``; the context holds name -> JSON result."""
+    from xalign.pipeline import steps, training
+
+    runners = {"task_difficulty": training.task_difficulty, "selection": training.selection,
+               "phase1": training.phase1, "phase2": training.phase2,
+               "zeroshot": training.zeroshot, "probe": steps.probe,
+               "phase_cka": steps.phase_cka, "condition_cka": steps.condition_cka}
+    ctx = Context(plan, Path(run_dir), Units(run_dir, on_done=on_unit))
+    for unit in plan.units:
+        ctx.results[unit.name] = runners[unit.kind](ctx, unit)
+    return ctx
+
+
+def producer_of(unit: Unit) -> str | None:
+    """The unit whose weights a probing unit reads (its last dependency)."""
+    return unit.deps[-1] if unit.deps else None

@@ -1,0 +1,88 @@
+"""The probing units: alignment of a checkpoint, CKA against phase 0, CKA between conditions.
+
+Each is keyed by the content fingerprints of the weights it reads (never their paths) and
+by the probing data and settings, and calls :mod:`xalign.probing`, the code the standalone
+commands run too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from xalign.config import to_dict
+from xalign.plan import Unit
+from xalign.probing import cka_grid, cka_layers, corpora_rows, embedder, grid_rows
+
+
+def probe(ctx, unit: Unit) -> list[dict]:
+    """Tatoeba accuracy, en-xx similarity and BUCC F1 of one checkpoint at every layer."""
+    encoder = _encoder(ctx, unit, unit.deps[0] if unit.deps else None)
+    config = ctx.config
+    inputs = {"kind": unit.kind, "fingerprint": encoder.fingerprint, "prefix": encoder.prefix,
+              "corpora": ctx.corpora.stamp(), "probe": _probe_settings(ctx),
+              "retrieval": to_dict(config.retrieval)}
+
+    def work(folder: Path) -> list[dict]:
+        embed = embedder(encoder, _probe(ctx), progress=True)
+        return corpora_rows(embed, ctx.corpora.aligned, ctx.corpora.mining,
+                            probe=_probe(ctx), retrieval=config.retrieval)
+
+    return ctx.units.run(unit.name, inputs, work)
+
+
+def phase_cka(ctx, unit: Unit) -> dict:
+    """Layer x layer CKA between the pretrained model and this checkpoint (English)."""
+    base, encoder = _encoder(ctx, unit, None), _encoder(ctx, unit, unit.deps[-1])
+    texts = ctx.corpora.english_sentences(ctx.config.data.grid_sentences)
+    inputs = _pair_inputs(ctx, unit, base, encoder, texts)
+
+    def work(folder: Path) -> dict:
+        a = embedder(base, _probe(ctx))(texts)
+        b = embedder(encoder, _probe(ctx))(texts)
+        grid = cka_grid(a, b, ctx.config.probe.cka_kind)
+        return {"diagonal": [float(grid[i, i]) for i in range(len(grid))],
+                "rows": grid_rows(grid, "en")}
+
+    return ctx.units.run(unit.name, inputs, work)
+
+
+def condition_cka(ctx, unit: Unit) -> list[dict]:
+    """Same-layer CKA between two conditions' checkpoints of one seed and phase (English)."""
+    enc_a, enc_b = (_encoder(ctx, unit, dep) for dep in unit.deps)
+    texts = ctx.corpora.english_sentences(ctx.config.data.grid_sentences)
+    inputs = _pair_inputs(ctx, unit, enc_a, enc_b, texts)
+
+    def work(folder: Path) -> list[dict]:
+        values = cka_layers(embedder(enc_a, _probe(ctx))(texts),
+                            embedder(enc_b, _probe(ctx))(texts), ctx.config.probe.cka_kind)
+        return [{"language": "en", "layer": layer, "metric": "cka", "value": float(v)}
+                for layer, v in enumerate(values)]
+
+    return ctx.units.run(unit.name, inputs, work)
+
+
+def _encoder(ctx, unit: Unit, producer: str | None):
+    """The encoder a unit reads: the pretrained model or a producer unit's checkpoint."""
+    if producer is None:
+        return ctx.encoder(unit.model)
+    return ctx.encoder(ctx.checkpoint(producer, unit.model), unit.model)
+
+
+def _pair_inputs(ctx, unit: Unit, enc_a, enc_b, texts) -> dict:
+    from probe.cache import texts_digest
+
+    return {"kind": unit.kind, "a": enc_a.fingerprint, "b": enc_b.fingerprint,
+            "texts": texts_digest(texts), "probe": _probe_settings(ctx)}
+
+
+def _probe(ctx):
+    """The probe config with its dtype resolved for this machine (part of every cache key)."""
+    from probe.embed import resolve_dtype
+
+    probe = ctx.config.probe
+    return replace(probe, dtype=resolve_dtype(probe.dtype, probe.device))
+
+
+def _probe_settings(ctx) -> dict:
+    return to_dict(_probe(ctx))
