@@ -136,23 +136,31 @@ def gold_probabilities(model, tokenizer, task: Task, examples: list[dict], *,
         (len(examples),) float64; NaN for a tagging example without a labelled token.
     """
     features = featurize(task, examples, tokenizer, max_length=max_length)
-    logits = torch.from_numpy(predict(model, features, Collator(tokenizer, task.format),
-                                      batch_size=batch_size))
-    if task.format == "qa":
-        width = logits.shape[-1]
-        window = torch.tensor([[t < len(f["input_ids"]) for t in range(width)]
-                               for f in features])
-        gold = [torch.tensor([f[key] for f in features]) for key in ("start_positions",
-                                                                      "end_positions")]
-        probs = span_signals(logits[:, 0], logits[:, 1], *gold, window)["probs"]
-    elif task.format == "tagging":
+    collator = Collator(tokenizer, task.format)
+    probs = []
+    # one batch at a time: a whole split's tagging logits (n, T, tags) need not fit in memory
+    for start in range(0, len(features), batch_size):
+        chunk = features[start : start + batch_size]
+        logits = torch.from_numpy(predict(model, chunk, collator, batch_size=batch_size))
+        probs.append(_feature_probs(task.format, chunk, logits))
+    probs = np.concatenate(probs) if probs else np.zeros(0)
+    return mean_per_example(probs, [f["example_index"] for f in features], len(examples))
+
+
+def _feature_probs(fmt: str, features: list[dict], logits: torch.Tensor) -> np.ndarray:
+    """(n_features,) p(gold) from ``predict``'s logits of ``features``."""
+    if fmt == "qa":
+        lengths = torch.tensor([len(f["input_ids"]) for f in features])
+        window = torch.arange(logits.shape[-1])[None, :] < lengths[:, None]  # (n, T)
+        gold = [torch.tensor([f[key] for f in features])
+                for key in ("start_positions", "end_positions")]
+        return span_signals(logits[:, 0], logits[:, 1], *gold, window)["probs"]
+    if fmt == "tagging":
         labels = torch.full(logits.shape[:2], IGNORE_INDEX)
         for i, f in enumerate(features):
             labels[i, : len(f["labels"])] = torch.tensor(f["labels"])
-        probs = label_signals(logits, labels)["probs"]
-    else:
-        probs = label_signals(logits, torch.tensor([f["labels"] for f in features]))["probs"]
-    return mean_per_example(probs, [f["example_index"] for f in features], len(examples))
+        return label_signals(logits, labels)["probs"]
+    return label_signals(logits, torch.tensor([f["labels"] for f in features]))["probs"]
 
 
 def evaluate(model, tokenizer, task: Task, split: str, *, language: str | None = None,

@@ -105,6 +105,8 @@ def test_select_by_score_is_stratified():
     unstratified = dif.select_by_score(scores, None, fraction=0.5)  # QA, tagging
     assert unstratified["easy"].tolist() == [0, 1, 2, 3, 4]
     assert unstratified["hard"].tolist() == [5, 6, 7, 8, 9]
+    with pytest.raises(ValueError, match=r"labels must be \(10,\)"):
+        dif.select_by_score(scores, labels[:9])
     with pytest.raises(ValueError, match=r"scores\[2\] is nan"):
         dif.select_by_score(np.where(np.arange(10) == 2, np.nan, scores), labels)
 
