@@ -1,17 +1,29 @@
-"""Difficulty, measured: example-level scorers (a registry) and task-level learning curves.
+"""Difficulty, measured: example scorers (a registry), subsets, agreement, task difficulty.
 
-Example level: a *scorer* maps training dynamics (p_gold and correctness per example and
-epoch, see :mod:`finetune.cartography`) to one difficulty score per example, higher =
-harder. Built-ins: ``hard_to_learn`` (1 - confidence), ``ambiguous`` (variability),
-``loss`` (mean cross-entropy -log p_gold) and ``forgetting`` (correct-to-wrong transitions,
-Toneva et al. 2019). Users add their own with :func:`register_scorer`. For a trained model
-without dynamics, :func:`example_losses` gives the per-example loss directly.
+Example level: a *scorer* maps a :class:`~finetune.dynamics.Dynamics` record to one
+difficulty per example, higher = harder. Built-ins:
 
-Task level: a task is hard for a model when the pretrained model still has a large
-*normalised* dev error after a fixed training budget (0 = perfect, 1 = no better than the
-majority-class baseline). :func:`learning_curve` runs a user-supplied train-and-evaluate
-callable at several budgets; :func:`task_difficulty` summarises the curve. Grounding "easy"
-and "hard" tasks in this measurement replaces assuming them (cf. Pruksachatkun et al. 2020).
+- ``hard_to_learn`` 1 - confidence and ``ambiguous`` variability (Dataset Cartography,
+  Swayamdipta et al. 2020); ``loss`` mean -log p_gold over epochs;
+- ``forgetting``: forgetting events, epochs whose correctness drops below the previous
+  one's (Toneva et al. 2019); an example never fully correct counts E events, more than
+  any learnt example can have (the paper ranks never-learnt examples as most forgotten);
+- ``aum``: -AUM, AUM = the mean over epochs of the margin gold logit - largest other
+  logit (Pleiss et al. 2020, "Identifying Mislabeled Data using the Area Under the Margin
+  Ranking");
+- ``pvi``: -PVI, pointwise V-information (Ethayarajh et al. 2022, "Understanding Dataset
+  Difficulty with V-Usable Information"), see :mod:`finetune.pvi`.
+
+Users add their own with :func:`register_scorer`. :func:`select_by_score` and
+:func:`random_subset` build the easy / hard / random training subsets and
+:func:`scorer_agreement` compares scorers.
+
+Task level: a task is hard for a model when it still has a large *normalised* dev error
+after a fixed training budget: (1 - score) / (1 - trivial baseline's score) in the task's
+own metric (0 = solved, 1 = no better than a trivial predictor; see
+:func:`trivial_baseline`). :func:`learning_curve` runs a train-and-evaluate callable at
+several budgets; :func:`task_difficulty` summarises the curve. Grounding "easy" and "hard"
+tasks in this measurement replaces assuming them (cf. Pruksachatkun et al. 2020).
 """
 
 from __future__ import annotations
@@ -21,17 +33,20 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
-from finetune.cartography import label_quotas
+from finetune.cartography import check_finite, strata
+from finetune.dynamics import Dynamics
+from finetune.metrics import squad_scores
+from finetune.pvi import pvi
+from finetune.tasks import Task
 
-Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Scorer = Callable[[Dynamics], np.ndarray]
 _SCORERS: dict[str, Scorer] = {}
 EPS = 1e-12
 
 
 def register_scorer(name: str, scorer: Scorer, *, overwrite: bool = False) -> Scorer:
-    """Add an example-difficulty scorer: ``scorer(probs (n, E), correct (n, E)) -> (n,)``."""
+    """Add an example-difficulty scorer: ``scorer(dynamics: Dynamics) -> (n,)``."""
     if name in _SCORERS and not overwrite:
         raise ValueError(f"scorer {name!r} is already registered (pass overwrite=True)")
     _SCORERS[name] = scorer
@@ -51,69 +66,151 @@ def list_scorers() -> list[str]:
     return sorted(_SCORERS)
 
 
-def score_examples(name: str, probs: npt.ArrayLike, correct: npt.ArrayLike) -> np.ndarray:
-    """Difficulty per example (higher = harder) from (n, E) dynamics with scorer ``name``."""
-    probs = np.asarray(probs, dtype=np.float64)
-    correct = np.asarray(correct, dtype=bool)
-    if probs.ndim != 2 or probs.shape != correct.shape:
-        raise ValueError(f"dynamics must be (n, E) arrays of one shape, got {probs.shape} "
-                         f"and {correct.shape}")
-    scores = np.asarray(get_scorer(name)(probs, correct), dtype=np.float64)
-    if scores.shape != (len(probs),):
-        raise ValueError(f"scorer {name!r} returned shape {scores.shape}, expected ({len(probs)},)")
+def score_examples(name: str, dynamics: Dynamics | npt.ArrayLike,
+                   correct: npt.ArrayLike | None = None) -> np.ndarray:
+    """Difficulty per example (higher = harder) with scorer ``name``.
+
+    Args:
+        name: a registered scorer.
+        dynamics: the record the scorer reads; ``score_examples(name, probs, correct)``
+            with two (n, E) arrays means ``Dynamics(probs=probs, correct=correct)``.
+        correct: only with arrays as ``dynamics``.
+
+    Returns:
+        (n,) float64.
+    """
+    if not isinstance(dynamics, Dynamics):
+        dynamics = Dynamics(probs=dynamics, correct=correct)
+    elif correct is not None:
+        raise ValueError("pass correctness inside the Dynamics record, not as `correct`")
+    scores = np.asarray(get_scorer(name)(dynamics), dtype=np.float64)
+    if scores.shape != (dynamics.n,):
+        raise ValueError(f"scorer {name!r} returned shape {scores.shape}, expected ({dynamics.n},)")
     return scores
 
 
-def _hard_to_learn(probs: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    return 1.0 - probs.mean(axis=1)
+def _hard_to_learn(d: Dynamics) -> np.ndarray:
+    return 1.0 - d.need("probs", by="scorer 'hard_to_learn'")[0].mean(axis=1)
 
 
-def _ambiguous(probs: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    return probs.std(axis=1, ddof=0)
+def _ambiguous(d: Dynamics) -> np.ndarray:
+    return d.need("probs", by="scorer 'ambiguous'")[0].std(axis=1, ddof=0)
 
 
-def _loss(probs: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    return -np.log(np.clip(probs, EPS, 1.0)).mean(axis=1)
+def _loss(d: Dynamics) -> np.ndarray:
+    return -np.log(np.clip(d.need("probs", by="scorer 'loss'")[0], EPS, 1.0)).mean(axis=1)
 
 
-def _forgetting(probs: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """Forgetting events (Toneva et al. 2019): epochs where a correct example turns wrong."""
-    return (correct[:, :-1] & ~correct[:, 1:]).sum(axis=1).astype(np.float64)
+def _forgetting(d: Dynamics) -> np.ndarray:
+    (correct,) = d.need("correct", by="scorer 'forgetting'")
+    events = (correct[:, :-1] > correct[:, 1:]).sum(axis=1).astype(np.float64)
+    events[correct.max(axis=1) < 1] = correct.shape[1]  # never learnt: most forgotten
+    events[np.isnan(correct).any(axis=1)] = np.nan
+    return events
+
+
+def _aum(d: Dynamics) -> np.ndarray:
+    return -d.need("margins", by="scorer 'aum'")[0].mean(axis=1)
+
+
+def _pvi(d: Dynamics) -> np.ndarray:
+    return -pvi(*d.need("p_input", "p_null", by="scorer 'pvi'"))
 
 
 for _name, _fn in (("hard_to_learn", _hard_to_learn), ("ambiguous", _ambiguous),
-                   ("loss", _loss), ("forgetting", _forgetting)):
+                   ("loss", _loss), ("forgetting", _forgetting), ("aum", _aum), ("pvi", _pvi)):
     register_scorer(_name, _fn)
 
 
-@torch.no_grad()
-def example_losses(
-    model, features: Sequence[dict], collator, *, batch_size: int = 64
-) -> np.ndarray:
-    """Cross-entropy of each feature's gold label under ``model`` in eval mode.
+def select_by_score(scores: npt.ArrayLike, labels: npt.ArrayLike | None, *,
+                    fraction: float = 0.33) -> dict[str, np.ndarray]:
+    """Easiest and hardest ``floor(fraction * n)`` examples by any scorer, label-stratified.
 
-    A loss-based difficulty score that needs no training dynamics (e.g. the pretrained or
-    a briefly trained model's loss). Classification formats only (one label per feature).
+    Within each label the lowest scores are "easy" and the highest "hard"; both subsets
+    have the data's label distribution (ties by lower index for easy, higher for hard).
+    ``labels=None`` (QA, tagging) ranks all examples together.
 
     Returns:
-        (n_features,) float64, -log softmax(logits)[gold].
+        ``{"easy", "hard"}`` -> sorted int64 row indices (disjoint when fraction <= 0.5).
     """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(features), batch_size):
-        batch = collator(list(features[start : start + batch_size]))
-        batch.pop("example_index", None)
-        labels = batch.pop("labels")
-        if labels.dim() != 1:
-            raise ValueError("example_losses needs one 'labels' entry per feature, got shape "
-                             f"{tuple(labels.shape)}")
-        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)  # (B, C)
-        out.append(-logp.gather(1, labels.to(device)[:, None])[:, 0].double().cpu())
-    model.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros(0)
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be (n,), got shape {scores.shape}")
+    if not 0 < fraction <= 0.5:
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
+    check_finite(scores, "scores")
+    easy, hard = [], []
+    for rows, k in strata(labels, len(scores), int(fraction * len(scores))):
+        ordered = rows[np.lexsort((rows, scores[rows]))]  # easiest first
+        easy += ordered[:k].tolist()
+        hard += ordered[len(ordered) - k :].tolist() if k else []
+    return {"easy": np.sort(np.asarray(easy, dtype=np.int64)),
+            "hard": np.sort(np.asarray(hard, dtype=np.int64))}
+
+
+def random_subset(labels: npt.ArrayLike | None, fraction: float, seed: int, *,
+                  n: int | None = None) -> np.ndarray:
+    """A seeded random subset of the size and label distribution of the easy / hard ones.
+
+    The control condition: ``floor(fraction * n)`` examples with the same per-label quotas
+    as :func:`select_by_score`, drawn uniformly within each label.
+
+    Args:
+        labels: (n,) label per example, or None (QA, tagging) with ``n`` given.
+        fraction: in (0, 1].
+        seed: seeds numpy's default generator.
+        n: number of examples; only (and then required) when ``labels`` is None.
+
+    Returns:
+        Sorted int64 row indices.
+    """
+    if labels is not None:
+        n = len(labels)
+    if n is None:
+        raise ValueError("random_subset with labels=None needs n, the number of examples")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(rows, size=k, replace=False) for rows, k in
+              strata(labels, n, int(fraction * n))]
+    return np.sort(np.concatenate(picked).astype(np.int64))
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    union = len(np.union1d(a, b))
+    return len(np.intersect1d(a, b)) / union if union else float("nan")
+
+
+def scorer_agreement(scores: Mapping[str, npt.ArrayLike], *, labels: npt.ArrayLike | None = None,
+                     fraction: float = 1 / 3) -> list[dict]:
+    """How far difficulty measures agree: rank correlation and overlap of their subsets.
+
+    Args:
+        scores: scorer name -> (n,) difficulty of the same n examples.
+        labels: stratify the thirds as :func:`select_by_score` does (None: no strata).
+        fraction: size of the easy and hard subsets compared.
+
+    Returns:
+        One row per pair of scorers (in the mapping's order): ``scorer_a``, ``scorer_b``,
+        ``spearman`` (scipy's, ties averaged), ``easy_jaccard`` and ``hard_jaccard``
+        (|A & B| / |A | B| of their easy and of their hard subsets), ``n``.
+    """
+    from scipy.stats import spearmanr
+
+    names = list(scores)
+    arrays = {name: np.asarray(scores[name], dtype=np.float64) for name in names}
+    if len({a.shape for a in arrays.values()}) > 1:
+        raise ValueError(f"scores differ in shape: { {k: v.shape for k, v in arrays.items()} }")
+    subsets = {name: select_by_score(a, labels, fraction=fraction) for name, a in arrays.items()}
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            rows.append({"scorer_a": a, "scorer_b": b,
+                         "spearman": float(spearmanr(arrays[a], arrays[b]).statistic),
+                         "easy_jaccard": _jaccard(subsets[a]["easy"], subsets[b]["easy"]),
+                         "hard_jaccard": _jaccard(subsets[a]["hard"], subsets[b]["hard"]),
+                         "n": len(arrays[a])})
+    return rows
 
 
 def majority_error(labels: npt.ArrayLike) -> float:
@@ -122,6 +219,44 @@ def majority_error(labels: npt.ArrayLike) -> float:
     if labels.size == 0:
         raise ValueError("majority_error needs at least one label")
     return 1.0 - np.unique(labels, return_counts=True)[1].max() / labels.size
+
+
+def trivial_baseline(task: Task, examples: Sequence[dict]) -> float:
+    """Score of a trivial predictor on ``examples`` in the task's own main metric, in [0, 1].
+
+    single / pair / multiple_choice (accuracy): the most frequent label (answer position)
+    of ``examples``; tagging with token accuracy: the most frequent tag for every token;
+    tagging with entity F1: all "O" (no entity predicted), F1 = 0; qa (SQuAD F1): the
+    empty answer for every question, F1 = the fraction of unanswerable questions (0 for
+    SQuAD 1.1-style data). The majority is taken from ``examples`` themselves: the best
+    constant predictor there.
+    """
+    if not examples:
+        raise ValueError(f"task {task.name!r}: trivial_baseline needs at least one example")
+    if task.format == "qa":
+        golds = [ex["answers"]["text"] for ex in examples]
+        return squad_scores([""] * len(golds), golds)["f1"]
+    if task.format == "tagging":
+        if task.metric == "f1":
+            return 0.0  # no predicted entity: precision = recall = F1 = 0 (entity_f1)
+        return 1.0 - majority_error(np.concatenate([ex["tags"] for ex in examples]))
+    return 1.0 - majority_error([ex["label"] for ex in examples])
+
+
+def normalised_error(score: float, baseline: float) -> float:
+    """(1 - score) / (1 - baseline): 0 = solved, 1 = the trivial baseline, > 1 = worse.
+
+    Args:
+        score: the model's main score in [0, 1] (``evaluate(...)["score"]``).
+        baseline: :func:`trivial_baseline` on the same examples, in [0, 1).
+    """
+    for name, value in (("score", score), ("baseline", baseline)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name}={value}: expected a score in [0, 1]")
+    if baseline >= 1.0:
+        raise ValueError("baseline=1: a trivial predictor already solves these examples, so "
+                         "the normalised error is undefined")
+    return (1.0 - score) / (1.0 - baseline)
 
 
 def learning_curve(train_and_eval: Callable[[int], float], budgets: Sequence[int]) -> list[dict]:
@@ -159,7 +294,8 @@ def task_difficulty(curve: Sequence[Mapping], chance_error: float, *,
     Args:
         curve: rows ``{"budget", "error"}`` (from :func:`learning_curve` or
             :func:`curve_from_history`).
-        chance_error: error of the trivial baseline (e.g. :func:`majority_error` of dev).
+        chance_error: error of the trivial baseline, 1 - :func:`trivial_baseline` of
+            the dev examples (with the curve's errors = 1 - the main score).
         summary: "final" = normalised error at the largest budget; "auc" = its mean over the
             budget range (trapezoid rule), which also rewards learning fast.
 
@@ -185,28 +321,3 @@ def task_difficulty(curve: Sequence[Mapping], chance_error: float, *,
 def rank_tasks(difficulties: Mapping[str, float]) -> list[str]:
     """Task names from easiest to hardest (ties by name)."""
     return sorted(difficulties, key=lambda t: (difficulties[t], t))
-
-
-def select_by_score(scores: npt.ArrayLike, labels: npt.ArrayLike, *,
-                    fraction: float = 0.33) -> dict[str, np.ndarray]:
-    """Easiest and hardest ``floor(fraction * n)`` examples by any scorer, label-stratified.
-
-    Within each label the lowest scores are "easy" and the highest "hard"; both subsets
-    have the data's label distribution (ties by lower index for easy, higher for hard).
-
-    Returns:
-        ``{"easy", "hard"}`` -> sorted int64 row indices (disjoint when fraction <= 0.5).
-    """
-    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
-    if scores.shape != labels.shape or scores.ndim != 1:
-        raise ValueError(f"scores {scores.shape} and labels {labels.shape} must be equal (n,)")
-    if not 0 < fraction <= 0.5:
-        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
-    easy, hard = [], []
-    for label, k in label_quotas(labels, int(fraction * len(labels))).items():
-        rows = np.flatnonzero(labels == label)
-        ordered = rows[np.lexsort((rows, scores[rows]))]  # easiest first
-        easy += ordered[:k].tolist()
-        hard += ordered[len(ordered) - k :].tolist() if k else []
-    return {"easy": np.sort(np.asarray(easy, dtype=np.int64)),
-            "hard": np.sort(np.asarray(hard, dtype=np.int64))}

@@ -1,7 +1,11 @@
-"""Predict, score a task split, and build the zero-shot cross-lingual table.
+"""Predict, score a task split, p(gold) per example, and the zero-shot cross-lingual table.
 
 Zero-shot protocol (Hu et al. 2020, XTREME): a model fine-tuned on English only is
 scored on every evaluation language's test set; the average leaves English out.
+
+Every result carries ``"score"``, the task's main metric in [0, 1] (accuracy, entity F1 or
+SQuAD F1; the official SQuAD script's percentages are fractions here), so task difficulty
+reads one key whatever the format.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import numpy as np
 import torch
 
 from finetune.data import load_examples, resolve_labels
+from finetune.dynamics import label_signals, mean_per_example, span_signals
 from finetune.features import IGNORE_INDEX, Collator, featurize
 from finetune.metrics import accuracy, best_span, entity_f1, squad_scores
 from finetune.tasks import Task
@@ -65,14 +70,16 @@ def _pad_axis(chunk: np.ndarray, width: int, fill: float, fmt: str) -> np.ndarra
 
 def score_predictions(task: Task, examples: list[dict], features: list[dict],
                       logits: np.ndarray) -> dict:
-    """Task metric(s) from ``predict``'s logits; "n" is the number of examples scored."""
+    """Task metric(s) from ``predict``'s logits, plus "score" (the main one) and "n"."""
     fmt, n = task.format, len(examples)
     if fmt == "qa":
-        return {**squad_scores(qa_answers(examples, features, logits),
-                               [ex["answers"]["text"] for ex in examples]), "n": n}
+        result = squad_scores(qa_answers(examples, features, logits),
+                              [ex["answers"]["text"] for ex in examples])
+        return {**result, "score": result["f1"], "n": n}
     if fmt != "tagging":
         labels = np.array([f["labels"] for f in features])
-        return {"accuracy": accuracy(logits.argmax(-1), labels), "n": n}
+        value = accuracy(logits.argmax(-1), labels)
+        return {"accuracy": value, "score": value, "n": n}
     pred = logits.argmax(-1)  # (n, T)
     gold_ids, pred_ids = [], []
     for i, f in enumerate(features):
@@ -80,12 +87,12 @@ def score_predictions(task: Task, examples: list[dict], features: list[dict],
         gold_ids.append(np.array(f["labels"])[keep])
         pred_ids.append(pred[i, : len(f["labels"])][keep])
     if task.metric == "accuracy":
-        return {"accuracy": accuracy(np.concatenate(pred_ids), np.concatenate(gold_ids)),
-                "n": n}
+        value = accuracy(np.concatenate(pred_ids), np.concatenate(gold_ids))
+        return {"accuracy": value, "score": value, "n": n}
     names = resolve_labels(task)
     to_tags = lambda ids: [names[int(j)] for j in ids]  # noqa: E731
-    return {**entity_f1([to_tags(g) for g in gold_ids], [to_tags(p) for p in pred_ids]),
-            "n": n}
+    result = entity_f1([to_tags(g) for g in gold_ids], [to_tags(p) for p in pred_ids])
+    return {**result, "score": result["f1"], "n": n}
 
 
 def qa_answers(examples: list[dict], features: list[dict], logits: np.ndarray,
@@ -115,13 +122,55 @@ def qa_answers(examples: list[dict], features: list[dict], logits: np.ndarray,
     return answers
 
 
+def gold_probabilities(model, tokenizer, task: Task, examples: list[dict], *,
+                       max_length: int = 128, batch_size: int = 64) -> np.ndarray:
+    """p(gold) of every example under ``model`` (eval mode), e.g. PVI's p_x or p_null.
+
+    single / pair / multiple_choice: softmax(logits)[gold]; tagging: the mean gold-tag
+    probability over labelled tokens; qa: softmax(start)[gold_start] *
+    softmax(end)[gold_end] over each window ((0, 0) = <s> where the window lacks the
+    answer), averaged over the example's windows. As recorded during training
+    (:mod:`finetune.dynamics`), but with dropout off and the weights fixed.
+
+    Returns:
+        (len(examples),) float64; NaN for a tagging example without a labelled token.
+    """
+    features = featurize(task, examples, tokenizer, max_length=max_length)
+    collator = Collator(tokenizer, task.format)
+    probs = []
+    # one batch at a time: a whole split's tagging logits (n, T, tags) need not fit in memory
+    for start in range(0, len(features), batch_size):
+        chunk = features[start : start + batch_size]
+        logits = torch.from_numpy(predict(model, chunk, collator, batch_size=batch_size))
+        probs.append(_feature_probs(task.format, chunk, logits))
+    probs = np.concatenate(probs) if probs else np.zeros(0)
+    return mean_per_example(probs, [f["example_index"] for f in features], len(examples))
+
+
+def _feature_probs(fmt: str, features: list[dict], logits: torch.Tensor) -> np.ndarray:
+    """(n_features,) p(gold) from ``predict``'s logits of ``features``."""
+    if fmt == "qa":
+        lengths = torch.tensor([len(f["input_ids"]) for f in features])
+        window = torch.arange(logits.shape[-1])[None, :] < lengths[:, None]  # (n, T)
+        gold = [torch.tensor([f[key] for f in features])
+                for key in ("start_positions", "end_positions")]
+        return span_signals(logits[:, 0], logits[:, 1], *gold, window)["probs"]
+    if fmt == "tagging":
+        labels = torch.full(logits.shape[:2], IGNORE_INDEX)
+        for i, f in enumerate(features):
+            labels[i, : len(f["labels"])] = torch.tensor(f["labels"])
+        return label_signals(logits, labels)["probs"]
+    return label_signals(logits, torch.tensor([f["labels"] for f in features]))["probs"]
+
+
 def evaluate(model, tokenizer, task: Task, split: str, *, language: str | None = None,
              max_length: int = 128, batch_size: int = 64, limit: int | None = None) -> dict:
     """Score ``model`` on one split and language of ``task``.
 
     Returns:
-        {"accuracy", "n"}, {"precision", "recall", "f1", "n"} (entity F1) or
-        {"exact_match", "f1", "n"} (QA); values in [0, 1].
+        {"accuracy", "score", "n"}, {"precision", "recall", "f1", "score", "n"} (entity
+        F1) or {"exact_match", "f1", "score", "n"} (QA); values in [0, 1], "score" = the
+        main metric (:data:`MAIN_KEY`).
     """
     examples = load_examples(task, split, language=language, limit=limit)
     if not examples:

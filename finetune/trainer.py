@@ -19,7 +19,7 @@ import torch
 
 from finetune import checkpoint as ckpt
 from finetune import distributed
-from finetune.cartography import DynamicsRecorder, save_dynamics
+from finetune.dynamics import DynamicsRecorder, batch_signals, save_dynamics
 from finetune.sampling import Plan
 
 logger = logging.getLogger(__name__)
@@ -271,9 +271,9 @@ def _finish(run: Run) -> TrainResult:
         ckpt.write_json(tmp / "train_config.json", dataclasses.asdict(run.config))
         ckpt.publish(tmp, final)
         if reduced is not None:
-            probs, correct, n_epochs = run.dynamics.finalize(reduced)
+            dynamics, n_epochs = run.dynamics.finalize(reduced)
             meta = {"n_epochs": n_epochs, "steps": run.state.step, "seed": run.config.seed}
-            save_dynamics(run.out_dir, probs, correct, meta)
+            save_dynamics(run.out_dir, dynamics, meta)
     distributed.barrier(run.ctx)
     return TrainResult(run.state.step, run.state.history, final, dyn_path)
 
@@ -329,16 +329,8 @@ def _forward_backward(model, inputs: dict, weight: float, run: Run, record) -> t
         outputs = model(**inputs)
     loss = outputs.loss.float() * weight
     (scaler.scale(loss) if scaler is not None else loss).backward()
-    if record is not None:
-        labels = inputs.get("labels")
-        if labels is None or labels.dim() != 1 or example_index is None:
-            raise ValueError("record_dynamics needs one 'labels' entry and an 'example_index' "
-                             "per feature (single / pair / multiple_choice formats)")
-        with torch.no_grad():
-            probs = torch.softmax(outputs.logits.float(), dim=-1)  # (B, C)
-            p_gold = probs.gather(1, labels[:, None])[:, 0]
-            correct = probs.argmax(dim=-1) == labels
-        record(example_index.numpy(), p_gold.cpu().numpy(), correct.cpu().numpy())
+    if record is not None:  # p(gold), correctness and margin per feature, any format
+        record(example_index, batch_signals(outputs, inputs))
     return loss.detach().double().cpu()
 
 

@@ -11,7 +11,14 @@ import torch
 from transformers import AutoTokenizer
 
 from finetune.data import load_examples
-from finetune.evaluate import evaluate, predict, qa_answers, score_predictions, zero_shot_table
+from finetune.evaluate import (
+    MAIN_KEY,
+    evaluate,
+    predict,
+    qa_answers,
+    score_predictions,
+    zero_shot_table,
+)
 from finetune.features import IGNORE_INDEX, Collator, featurize
 from finetune.heads import build_model
 
@@ -49,7 +56,8 @@ def test_scores_of_known_logits_for_classification_and_tagging(local_tasks, toke
     examples = load_examples(task, "train")  # labels 0, 1, 2, 0
     features = featurize(task, examples, tokenizer)
     logits = np.eye(3)[[0, 1, 1, 0]]
-    assert score_predictions(task, examples, features, logits) == {"accuracy": 0.75, "n": 4}
+    assert score_predictions(task, examples, features, logits) == {"accuracy": 0.75,
+                                                                   "score": 0.75, "n": 4}
 
     task = local_tasks["tagging"]  # O B-ANI I-ANI B-LIB I-LIB
     examples = load_examples(task, "train")
@@ -66,6 +74,11 @@ def test_scores_of_known_logits_for_classification_and_tagging(local_tasks, toke
     broken[1, first_word] = 0
     result = score_predictions(task, examples, features, np.eye(5)[broken])
     assert result["precision"] == 1.0 and result["recall"] == pytest.approx(2 / 3)
+    assert result["score"] == result["f1"] == pytest.approx(0.8)
+    accuracy_task = type(task)(**{**task.__dict__, "metric": "accuracy"})  # POS-style
+    result = score_predictions(accuracy_task, examples, features, np.eye(5)[broken])
+    labelled = sum(y != IGNORE_INDEX for f in features for y in f["labels"])
+    assert result["score"] == result["accuracy"] == pytest.approx(1 - 1 / labelled)
     # predictions on ignored sub-tokens do not count
     noisy = gold.copy()
     noisy[np.array([[y == IGNORE_INDEX for y in f["labels"]] + [False] * (
@@ -91,7 +104,7 @@ def test_qa_answers_from_gold_positions_are_exact(local_tasks, tokenizer):
     logits = _qa_logits(features, spans, width)
     assert qa_answers(examples, features, logits) == ["brown fox", "packages"]
     assert score_predictions(task, examples, features, logits) == {
-        "exact_match": 1.0, "f1": 1.0, "n": 2}
+        "exact_match": 1.0, "f1": 1.0, "score": 1.0, "n": 2}
     # a high <s> score means "no answer" only if some question is unanswerable
     assert qa_answers(examples, features, _qa_logits(features, spans, width, null=True)) == \
         ["brown fox", "packages"]
@@ -111,6 +124,7 @@ def test_evaluate_every_format_gives_metrics_in_range(fmt, local_tasks, tiny_mod
             "qa": ["exact_match", "f1"], "tagging": ["precision", "recall", "f1"]}[fmt]
     for key in keys:
         assert 0.0 <= result[key] <= 1.0
+    assert result["score"] == result[MAIN_KEY[task.metric]]
 
 
 def test_zero_shot_table_averages_the_non_english_rows(local_task_dirs, local_tasks,

@@ -17,8 +17,10 @@ from finetune.cartography import (
     load_dynamics,
     save_selection,
     select_subsets,
+    write_cartography,
     write_table,
 )
+from finetune.dynamics import Dynamics, read_dynamics, save_dynamics
 from finetune.trainer import TrainConfig, train
 
 
@@ -65,11 +67,41 @@ def test_subsets_equal_size_stratified_and_match_brute_force():
         select_subsets(stats, labels, fraction=0.5)
 
 
+def test_subsets_without_labels_rank_all_examples_together():
+    rng = np.random.default_rng(1)
+    stats = {"confidence": rng.random(30), "variability": rng.random(30)}
+    subsets = select_subsets(stats, None, fraction=0.2)
+    assert {k: v.tolist() for k, v in subsets.items()} == _brute_force_subsets(
+        stats["confidence"], stats["variability"], [0] * 30, {0: 6})
+    stats["confidence"][4] = np.nan  # an example without dynamics cannot be ranked
+    with pytest.raises(ValueError, match=r"confidence\[4\] is nan"):
+        select_subsets(stats, None, fraction=0.2)
+
+
 def test_quota_rounding_keeps_total():
     labels = np.array([0] * 5 + [1] * 5 + [2] * 5)
     stats = {"confidence": np.linspace(0, 1, 15), "variability": np.zeros(15)}
     subsets = select_subsets(stats, labels, fraction=0.2)  # 3 slots over 3 equal labels
     assert [len(v) for v in subsets.values()] == [3, 3, 3]
+
+
+def test_correctness_may_be_a_fraction():
+    # tagging: token accuracy per epoch; the statistic is its mean over epochs
+    stats = cartography_stats([[0.5, 0.7]], [[0.25, 0.75]])
+    assert stats["correctness"][0] == pytest.approx(0.5)
+
+
+def test_write_cartography_for_a_format_without_labels(tmp_path):
+    probs = np.array([[0.9, 0.8], [0.1, 0.2], [0.5, 0.6], [0.4, 0.9], [0.3, 0.3], [0.7, 0.7]])
+    save_dynamics(tmp_path, Dynamics(probs=probs, correct=probs > 0.5, margins=probs), {})
+    examples = [{"id": f"q{i}", "question": "?", "context": "", "answers": {}} for i in range(6)]
+    subsets = write_cartography(tmp_path, examples, fraction=1 / 3)
+    # confidence .85 .15 .55 .65 .3 .7: easy = the two highest, hard = the two lowest
+    assert {k: v.tolist() for k, v in subsets.items()} == {
+        "easy": [0, 5], "hard": [1, 4], "ambiguous": [2, 3]}
+    with open(tmp_path / "cartography.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["label"] for r in rows] == [""] * 6 and rows[3]["subset"] == "ambiguous"
 
 
 def test_table_and_selection_files(tmp_path):
@@ -112,6 +144,9 @@ def test_recorded_dynamics_equal_model_probabilities(tiny_model_dir, features, c
     np.testing.assert_allclose(probs[:, 0], gold, atol=1e-5)
     np.testing.assert_allclose(probs[:, 1], gold, atol=1e-5)
     assert (correct[:, 0] == (p.argmax(-1) == labels).numpy()).all()
+    logits = torch.log(p)  # margins are differences of logits, so log-probabilities do
+    margin = logits[torch.arange(24), labels] - logits[torch.arange(24), 1 - labels]
+    np.testing.assert_allclose(read_dynamics(tmp_path)[0].margins[:, 1], margin, atol=1e-5)
 
 
 def test_dynamics_survive_resume_and_drop_partial_epochs(tiny_model_dir, features, collator,
