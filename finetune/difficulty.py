@@ -148,18 +148,19 @@ def select_by_score(scores: npt.ArrayLike, labels: npt.ArrayLike | None, *,
             "hard": np.sort(np.asarray(hard, dtype=np.int64))}
 
 
-def random_subset(labels: npt.ArrayLike | None, fraction: float, seed: int, *,
-                  n: int | None = None) -> np.ndarray:
+def random_subset(labels: npt.ArrayLike | None, fraction: float | None, seed: int, *,
+                  n: int | None = None, size: int | None = None) -> np.ndarray:
     """A seeded random subset of the size and label distribution of the easy / hard ones.
 
-    The control condition: ``floor(fraction * n)`` examples with the same per-label quotas
-    as :func:`select_by_score`, drawn uniformly within each label.
+    The control condition: ``floor(fraction * n)`` examples (or exactly ``size``) with the
+    same per-label quotas as :func:`select_by_score`, drawn uniformly within each label.
 
     Args:
         labels: (n,) label per example, or None (QA, tagging) with ``n`` given.
-        fraction: in (0, 1].
+        fraction: in (0, 1]; ignored when ``size`` is given.
         seed: seeds numpy's default generator.
         n: number of examples; only (and then required) when ``labels`` is None.
+        size: the subset size, when it is fixed across tasks of different sizes.
 
     Returns:
         Sorted int64 row indices.
@@ -168,11 +169,14 @@ def random_subset(labels: npt.ArrayLike | None, fraction: float, seed: int, *,
         n = len(labels)
     if n is None:
         raise ValueError("random_subset with labels=None needs n, the number of examples")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if size is None:
+        if fraction is None or not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        size = int(fraction * n)
+    if not 0 <= size <= n:
+        raise ValueError(f"size {size} is outside 0..{n} examples")
     rng = np.random.default_rng(seed)
-    picked = [rng.choice(rows, size=k, replace=False) for rows, k in
-              strata(labels, n, int(fraction * n))]
+    picked = [rng.choice(rows, size=k, replace=False) for rows, k in strata(labels, n, size)]
     return np.sort(np.concatenate(picked).astype(np.int64))
 
 

@@ -145,6 +145,10 @@ def _check_data(config: ExperimentConfig, missing: list[str]) -> None:
             where = f"data.{kind}[{i}]"
             with user_input(where):
                 parsed = parse_spec(spec)
+                if parsed.scheme.startswith("debian") and \
+                        parsed.lang not in set(DEBIAN_LANGS.values()):
+                    raise ValueError(f"no Debian translations for {parsed.lang!r} (have "
+                                     f"{', '.join(sorted(DEBIAN_LANGS.values()))})")
                 if LOADERS[parsed.scheme][1] != mining:
                     other = "mining" if not mining else "aligned"
                     raise ValueError(f"{spec!r} is a{'n' * (other == 'aligned')} {other} "

@@ -10,7 +10,10 @@ import torch
 from xalign.cli import main
 from xalign.config import load_config
 from xalign.pipeline import training
-from xalign.pipeline.run import planned_units, run_experiment
+from xalign.pipeline.run import run_experiment
+from xalign.plan import build_plan
+
+CONDITIONS = ("none", "easy", "hard", "random")
 
 
 def read(run_dir, name):
@@ -28,13 +31,14 @@ def test_full_run_writes_every_phase_and_resumes_from_cache(tiny_experiment, cap
     assert main(["run", str(cfg_path), "--out", str(out)]) == 0
     alignment = read(out, "alignment")
     seen = {(r["condition"], r["phase"]) for r in alignment}
-    assert seen == {(c, p) for c in ("none", "easy", "hard") for p in ("0", "1", "2")}
-    layers = {r["layer"] for r in alignment}
-    assert layers == {"0", "1", "2"}  # hidden_states of a 2-block model
+    assert seen == {(c, p) for c in CONDITIONS for p in ("0", "1", "2")}
+    assert {r["inter_task"] for r in alignment if r["condition"] != "none"} == {
+        "debian-match-section"}
+    assert {r["train_task"] for r in alignment if r["phase"] == "2"} == {"debian-section"}
+    assert {r["layer"] for r in alignment} == {"0", "1", "2"}  # hidden_states of 2 blocks
     metrics = {r["metric"] for r in alignment}
     assert {"tatoeba_en2xx", "tatoeba_xx2en", "cka_en_xx", "bucc_f1", "cka_vs_phase0"} <= metrics
-    # phase 0 compared with itself is CKA 1 at every layer
-    for r in alignment:
+    for r in alignment:  # phase 0 compared with itself is CKA 1 at every layer
         if r["metric"] == "cka_vs_phase0" and r["phase"] == "0":
             assert float(r["value"]) == pytest.approx(1.0, abs=1e-9)
     # the "none" condition has no intermediate training: its phase 1 is its phase 0
@@ -42,16 +46,24 @@ def test_full_run_writes_every_phase_and_resumes_from_cache(tiny_experiment, cap
             for r in alignment if r["condition"] == "none"}
     assert all(none[("1",) + k[1:]] == v for k, v in none.items() if k[0] == "0")
     zeroshot = read(out, "zeroshot")
-    assert {r["condition"] for r in zeroshot} == {"none", "easy", "hard"}
-    assert {r["language"] for r in zeroshot} == {"en", "de", "fr", "ja", "avg"}
+    assert {r["condition"] for r in zeroshot} == set(CONDITIONS)
+    assert {r["language"] for r in zeroshot} == {"en", "de", "fr", "ja"}  # no derived "avg"
+    assert {r["target"] for r in zeroshot} == {"debian-section"}
     carto = read(out, "cartography_debian-match-section")
+    assert {(r["model"], r["seed"], r["task"]) for r in carto} == {
+        (load_config(cfg_path).model.names[0], "0", "debian-match-section")}
     sizes = {s: sum(r["subset"] == s for r in carto) for s in ("easy", "hard", "ambiguous")}
     assert sizes == {"easy": 9, "hard": 9, "ambiguous": 9}  # floor(0.33 * 30), stratified
-    assert read(out, "task_difficulty")[0]["task"] == "debian-match-section"
+    difficulty = read(out, "task_difficulty")
+    assert difficulty[0]["task"] == "debian-match-section" and difficulty[0]["seed"] == "0"
+    assert 0 <= float(difficulty[0]["baseline_score"]) <= 1
+    pairs = {(r["condition_a"], r["condition_b"], r["phase"]) for r in read(out,
+                                                                             "condition_cka")}
+    assert pairs == {(a, b, p) for a, b in (("hard", "easy"), ("easy", "random"),
+                                            ("hard", "random")) for p in ("1", "2")}
     assert (out / "config.yaml").is_file() and (out / "report.md").is_file()
     assert load_config(out / "config.yaml").name == "tiny"
-    first = capsys.readouterr().out
-    assert "units: 0 run" not in first
+    assert "units: 0 run" not in capsys.readouterr().out
 
     drawn = (out / "report.md").stat().st_mtime_ns
     assert main(["run", str(cfg_path), "--out", str(out)]) == 0
@@ -67,40 +79,44 @@ def test_killed_run_resumes_to_the_same_results(tiny_experiment, monkeypatch):
     visited = []
     torch.manual_seed(1)  # each run starts from another global RNG state, as a new process
     run_experiment(config, whole, on_unit=lambda name, cached: visited.append(name))
-    assert len(visited) == planned_units(config)  # the progress bar's total is exact
+    assert len(visited) == len(build_plan(config).units)  # the progress bar's total is exact
 
-    real = training.target_unit
+    real = training.phase2
 
-    def dies_on_hard(units, encoder, base, label, *args, **kwargs):
-        if label == "hard":
+    def dies_on_hard(ctx, unit):
+        if unit.condition == "hard":
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-run
-        return real(units, encoder, base, label, *args, **kwargs)
+        return real(ctx, unit)
 
     killed = root / "killed"
-    monkeypatch.setattr(training, "target_unit", dies_on_hard)
+    monkeypatch.setattr(training, "phase2", dies_on_hard)
     torch.manual_seed(2)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, killed)
     assert not (killed / "results").exists()
-    monkeypatch.setattr(training, "target_unit", real)
+    monkeypatch.setattr(training, "phase2", real)
     torch.manual_seed(3)
     torch.rand(1000)
     summary = run_experiment(config, killed)
     assert summary["units_reused"] > 0
-    for table in ("alignment", "zeroshot", "cka_grid", "change_vs_accuracy"):
+    for table in ("alignment", "zeroshot", "cka_grid", "condition_cka", "task_difficulty"):
         assert key_values(read(killed, table)) == key_values(read(whole, table)), table
 
 
 def test_report_numbers_equal_the_standalone_command(tiny_experiment):
-    from xalign.standalone import retrieve_rows
+    from probe.models import load_encoder
+    from xalign.config import RetrievalConfig
+    from xalign.probing import retrieve_rows
 
     cfg_path, root = tiny_experiment
     config = load_config(cfg_path)
     out = root / "run"
     run_experiment(config, out)
-    phase2 = [r for r in read(out, "checkpoints") if r["condition"] == "easy" and r["phase"] == "2"]
-    alone = retrieve_rows(phase2[0]["path"], list(config.data.aligned) + list(config.data.mining),
-                          config.probe)
+    phase2 = [r for r in read(out, "checkpoints") if r["condition"] == "easy"
+              and r["phase"] == "2"]
+    encoder = load_encoder(phase2[0]["path"], prefix="")
+    alone = retrieve_rows(encoder, list(config.data.aligned) + list(config.data.mining),
+                          config.probe, RetrievalConfig())
     ours = {(r["language"], r["layer"], r["metric"]): float(r["value"])
             for r in read(out, "alignment")
             if r["condition"] == "easy" and r["phase"] == "2" and r["metric"] != "cka_vs_phase0"}
@@ -118,38 +134,29 @@ def test_bad_config_exits_2_with_one_line(tiny_experiment, capsys):
     assert not (root / "x").exists()
 
 
-def test_two_target_tasks_get_their_own_conditions(tiny_experiment, monkeypatch):
+def test_targets_sharing_a_training_task_share_its_checkpoint(tiny_experiment, monkeypatch):
     import dataclasses
 
     import finetune.tasks
 
     cfg_path, root = tiny_experiment
-    config = load_config(cfg_path)
-    second = dataclasses.replace(finetune.tasks.get_task("debian-section"), name="tiny-second")
+    config = load_config(cfg_path, ["finetune.conditions=[none, easy]",
+                                    "finetune.task_difficulty_steps=0"])
+    second = dataclasses.replace(finetune.tasks.get_task("debian-section"), name="tiny-second",
+                                 train_task="debian-section")
     # registered for this test only: the registry is process-wide
     monkeypatch.setitem(finetune.tasks._REGISTRY, "tiny-second",
                         second.with_path(config.finetune.task_dirs["debian-section"]))
     config = dataclasses.replace(config, finetune=dataclasses.replace(
-        config.finetune, conditions=("none", "easy"), task_difficulty_steps=0,
-        target_tasks=("debian-section", "tiny-second")))
+        config.finetune, target_tasks=("debian-section", "tiny-second")))
     out = root / "two"
-    visited = []
-    run_experiment(config, out, on_unit=lambda name, cached: visited.append(name))
-    assert len(visited) == planned_units(config)
-    alignment = read(out, "alignment")
-    conditions = {r["condition"] for r in alignment}
-    assert conditions == {f"{c}>{t}" for c in ("none", "easy")
-                          for t in ("debian-section", "tiny-second")}
-    for cond in conditions:  # every condition has all three phases
-        assert {r["phase"] for r in alignment if r["condition"] == cond} == {"0", "1", "2"}
-    # CKA against phase 0 compares with the pretrained model, not with the checkpoint itself
-    phase2 = [float(r["value"]) for r in alignment
-              if r["metric"] == "cka_vs_phase0" and r["phase"] == "2"]
-    assert phase2 and min(phase2) < 0.999999
-    # accuracy changes are taken against this target's own baseline, none>debian-section
-    from xalign.pipeline.analysis import accuracy_changes
-
-    zeroshot = [{**r, "value": float(r["value"])} for r in read(out, "zeroshot")]
-    changes = accuracy_changes(zeroshot, "debian-section")
-    assert {cond for _, cond, _, _ in changes} == {"easy>debian-section"}
-    assert {lang for *_, lang in changes} == {"de", "fr", "ja"}
+    run_experiment(config, out)
+    zeroshot = read(out, "zeroshot")
+    assert {r["target"] for r in zeroshot} == {"debian-section", "tiny-second"}
+    assert {r["train_task"] for r in zeroshot} == {"debian-section"}
+    # one phase-2 training per condition serves both targets: identical scores
+    by = {(r["condition"], r["target"], r["language"]): r["value"] for r in zeroshot}
+    for (cond, target, lang), value in by.items():
+        assert by[(cond, "debian-section", lang)] == value
+    phase2 = [u for u in (out / "units").iterdir() if u.name.startswith("phase2-")]
+    assert len(phase2) == 2

@@ -32,7 +32,7 @@ def test_difficulty_finetune_evaluate_agree(tiny_experiment, capsys):
 
     assert main(["finetune", str(cfg_path), "--out", str(out)]) == 0
     zeroshot = read(out / "results" / "zeroshot.csv")
-    assert {r["condition"] for r in zeroshot} == {"none", "easy", "hard"}
+    assert {r["condition"] for r in zeroshot} == {"none", "easy", "hard", "random"}
     ckpt = [r for r in read(out / "results" / "checkpoints.csv")
             if r["condition"] == "hard" and r["phase"] == "2"][0]["path"]
     capsys.readouterr()

@@ -21,7 +21,7 @@ def random_ids(examples: list[dict], task: Task, fraction: float | None, seed: i
     """Ids of a label-stratified random subset (the ``random`` control), seeded."""
     from finetune.difficulty import random_subset
 
-    rows = random_subset(labels_of(task, examples), fraction=fraction, seed=seed, size=size,
+    rows = random_subset(labels_of(task, examples), fraction, seed, size=size,
                          n=len(examples))
     return [str(examples[i]["id"]) for i in rows]
 
@@ -55,4 +55,29 @@ def select_examples(ctx, unit, task: Task, base: str, examples: list[dict], tcon
     table = [{"model": unit.model, "seed": unit.seed, "task": task.name, **row}
              for row in cartography_table(ids, shown, stats, subsets)]
     return {"subsets": {k: [ids[i] for i in v] for k, v in subsets.items()}, "table": table,
-            "n": n}
+            "n": len(examples)}
+
+
+def _with_pvi(ctx, task: Task, base: str, examples: list[dict], dynamics, trained, tconf,
+              folder):
+    """The dynamics plus p(gold) with and without the input (the PVI scorer).
+
+    PVI (Ethayarajh et al. 2022) compares the model trained on the inputs (the dynamics
+    run's, ``trained``) with one trained on null inputs under the same config; both score
+    the training examples after training.
+    """
+    from dataclasses import replace
+
+    from finetune.evaluate import gold_probabilities
+    from finetune.pvi import null_examples
+    from xalign.pipeline import fitting
+    from xalign.validate import max_length
+
+    length = max_length(ctx.config, task.name)
+    model, tokenizer = trained
+    p_input = gold_probabilities(model, tokenizer, task, examples, max_length=length)
+    nulls = null_examples(task, examples)
+    model, tokenizer = fitting.fit(base, task, nulls, replace(tconf, record_dynamics=False),
+                                   folder / "train-null", ctx)
+    p_null = gold_probabilities(model, tokenizer, task, nulls, max_length=length)
+    return replace(dynamics, p_input=p_input, p_null=p_null)

@@ -40,7 +40,7 @@ def task_difficulty(ctx, unit: Unit) -> dict:
         dev = evaluate(model, tokenizer, task, "validation",
                        max_length=max_length(ctx.config, task.name), limit=ctx.ft.eval_limit)
         gold = load_examples(task, "validation", limit=ctx.ft.eval_limit)
-        score, baseline = dev[MAIN_KEY[task.metric]], trivial_baseline(task, gold)
+        score, baseline = dev["score"], trivial_baseline(task, gold)
         shutil.rmtree(folder / "train", ignore_errors=True)
         return {"model": unit.model, "seed": unit.seed, "task": task.name,
                 "format": task.format, "metric": MAIN_KEY[task.metric],

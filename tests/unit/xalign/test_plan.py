@@ -106,7 +106,8 @@ def plan_unit_kind(plan, name: str) -> str:
 def test_task_level_conditions_depend_on_every_measured_task():
     plan = plan_of("finetune.conditions=[task_easiest, task_hardest]",
                    "finetune.intermediate_tasks=[debian-match-section, debian-choice]",
-                   "finetune.task_difficulty_steps=5", "finetune.seeds=[0, 1]")
+                   "finetune.task_difficulty_steps=5", "finetune.seeds=[0, 1]",
+                   "data.debian_sizes={inter_train: 1000}")
     level = [u for u in plan.units if u.kind == "phase1"]
     assert len(level) == 4
     ranking = {u.name for u in plan.units if u.kind == "task_difficulty"}

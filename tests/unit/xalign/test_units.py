@@ -58,3 +58,36 @@ def test_non_finite_results_are_strict_json_and_identical_when_reused(tmp_path):
     text = (tmp_path / "units" / "a" / "unit.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     assert Units(tmp_path).run("a", {}, lambda folder: {}) == fresh
+
+
+def test_changed_inputs_start_from_an_empty_folder(tmp_path):
+    units = Units(tmp_path)
+
+    def dies(folder):
+        (folder / "checkpoint-4").mkdir()  # work on the old inputs, then a kill
+        raise KeyboardInterrupt
+
+    try:
+        units.run("train", {"subset": 0.3}, dies)
+    except KeyboardInterrupt:
+        pass
+    seen = []
+    units.run("train", {"subset": 0.2}, lambda folder: seen.append(sorted(folder.iterdir())))
+    assert [p.name for p in seen[0]] == ["inputs.json"]  # nothing of the old run is left
+
+
+def test_same_inputs_resume_inside_their_folder(tmp_path):
+    units = Units(tmp_path)
+
+    def dies(folder):
+        (folder / "checkpoint-4").mkdir()
+        raise KeyboardInterrupt
+
+    try:
+        units.run("train", {"subset": 0.3}, dies)
+    except KeyboardInterrupt:
+        pass
+    seen = []
+    units.run("train", {"subset": 0.3}, lambda folder: seen.append((folder / "checkpoint-4")
+                                                                   .is_dir()))
+    assert seen == [True]
