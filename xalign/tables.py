@@ -61,13 +61,26 @@ def columns(name: str) -> tuple[str, ...]:
     return SCHEMAS[key]
 
 
-def write_tables(results: Path, tables: Mapping[str, Sequence[dict]]) -> list[Path]:
-    """Write every non-empty table as CSV + JSON under ``results``; returns the CSV paths."""
-    from xalign.io import write_table
+def write_tables(results: Path, tables: Mapping[str, Sequence[dict]], *,
+                 keep_others: bool = False) -> list[Path]:
+    """Write every non-empty table as CSV + JSON; returns the CSV paths.
 
-    written = []
-    for name, rows in tables.items():
-        if rows:
-            write_table(Path(results) / name, rows, columns(name))
-            written.append(Path(results) / f"{name}.csv")
-    return written
+    The whole ``results`` folder is written into a temporary folder and swapped in, so a
+    reader sees all tables of one run or of the next, never a mix. ``keep_others`` (a stage
+    run such as ``xalign difficulty``) carries over the tables it does not write; a full
+    run drops tables it no longer produces, so none goes stale.
+    """
+    import shutil
+
+    from xalign.io import atomic_dir, table_files
+
+    results = Path(results)
+    names = {name for name, rows in tables.items() if rows}
+    with atomic_dir(results) as tmp:
+        if keep_others and results.is_dir():
+            for path in results.iterdir():
+                if path.is_file() and path.stem not in names:
+                    shutil.copy2(path, tmp / path.name)
+        for name in sorted(names):
+            table_files(tmp, name, tables[name], columns(name))
+    return [results / f"{name}.csv" for name in sorted(names)]

@@ -66,18 +66,51 @@ class Context:
         return self.results[unit_name]["encoder"]
 
 
+PROBING = ("probe", "phase_cka", "condition_cka")
+
+
 def execute(plan: Plan, run_dir: Path, *, on_unit=None) -> Context:
-    """Run (or reuse) every unit of ``plan``; the context holds name -> JSON result."""
+    """Run (or reuse) every unit of ``plan``; the context holds name -> JSON result.
+
+    Under torchrun (WORLD_SIZE > 1) every rank runs the training units together (DDP),
+    while the probing units are sharded: unit i runs on rank i mod WORLD_SIZE only, and
+    after a barrier every rank reads the others' records, so each checkpoint x corpus is
+    probed once.
+    """
     from xalign.pipeline import steps, training
+    from xalign.pipeline.units import barrier
 
     runners = {"task_difficulty": training.task_difficulty, "selection": training.selection,
                "phase1": training.phase1, "phase2": training.phase2,
                "zeroshot": training.zeroshot, "probe": steps.probe,
                "phase_cka": steps.phase_cka, "condition_cka": steps.condition_cka}
+    rank, world = _join_ranks()
     ctx = Context(plan, Path(run_dir), Units(run_dir, on_done=on_unit))
+    probing = [u for u in plan.units if u.kind in PROBING]
+    elsewhere = [u for i, u in enumerate(probing) if i % world != rank]
+    skip = {u.name for u in elsewhere}
     for unit in plan.units:
-        ctx.results[unit.name] = runners[unit.kind](ctx, unit)
+        if unit.name not in skip:
+            ctx.results[unit.name] = runners[unit.kind](ctx, unit)
+    if elsewhere:
+        barrier()
+        for unit in elsewhere:
+            ctx.results[unit.name] = ctx.units.record(unit.name)["result"]
+            ctx.units.on_done(unit.name, True)
     return ctx
+
+
+def _join_ranks() -> tuple[int, int]:
+    """(rank, world size): join the launcher's process group when there is one."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    from finetune.distributed import setup
+
+    ctx = setup()
+    return ctx.rank, ctx.world_size
 
 
 def producer_of(unit: Unit) -> str | None:

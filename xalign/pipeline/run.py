@@ -16,6 +16,7 @@ from pathlib import Path
 from xalign.config import ExperimentConfig, dump_config
 from xalign.errors import UserError, writing
 from xalign.io import clean_stale_temporaries, write_text
+from xalign.pipeline.units import is_writer
 from xalign.plan import Plan, build_plan
 from xalign.tables import write_tables
 
@@ -39,21 +40,26 @@ def run_experiment(config: ExperimentConfig, run_dir: Path, *, on_unit=None, pla
     if kinds is not None:
         plan = plan.subset(kinds)
     run_dir = Path(run_dir)
-    with writing(run_dir):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        clean_stale_temporaries(run_dir)
-        write_text(run_dir / "config.yaml", dump_config(config))
+    writer = is_writer()
+    if writer:
+        with writing(run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            clean_stale_temporaries(run_dir)
+            write_text(run_dir / "config.yaml", dump_config(config))
     ctx = execute(plan, run_dir, on_unit=on_unit)
+    summary = {"run_dir": str(run_dir), "units_run": len(ctx.units.ran),
+               "units_reused": len(ctx.units.reused), "tables": [], "results": ctx.results,
+               "plan": plan}
+    if not writer:  # under torchrun rank 0 alone assembles and writes the tables
+        return summary
     tables = assemble(plan, ctx.results)
     if kinds is None:
         tables.update(_analyse(tables, config))
     with writing(run_dir / "results"):
-        written = write_tables(run_dir / "results", tables)
+        written = write_tables(run_dir / "results", tables, keep_others=kinds is not None)
     if kinds is None and config.output.figures:
         _report_if_changed(run_dir)
-    return {"run_dir": str(run_dir), "units_run": len(ctx.units.ran),
-            "units_reused": len(ctx.units.reused), "tables": [str(p) for p in written],
-            "results": ctx.results, "plan": plan}
+    return {**summary, "tables": [str(p) for p in written]}
 
 
 def _analyse(tables: dict, config: ExperimentConfig) -> dict:

@@ -28,7 +28,7 @@ def probe(ctx, unit: Unit) -> list[dict]:
         return corpora_rows(embed, ctx.corpora.aligned, ctx.corpora.mining,
                             probe=_probe(ctx), retrieval=config.retrieval)
 
-    return ctx.units.run(unit.name, inputs, work)
+    return ctx.units.run(unit.name, inputs, work, shared=False)
 
 
 def phase_cka(ctx, unit: Unit) -> dict:
@@ -44,7 +44,7 @@ def phase_cka(ctx, unit: Unit) -> dict:
         return {"diagonal": [float(grid[i, i]) for i in range(len(grid))],
                 "rows": grid_rows(grid, "en")}
 
-    return ctx.units.run(unit.name, inputs, work)
+    return ctx.units.run(unit.name, inputs, work, shared=False)
 
 
 def condition_cka(ctx, unit: Unit) -> list[dict]:
@@ -59,7 +59,7 @@ def condition_cka(ctx, unit: Unit) -> list[dict]:
         return [{"language": "en", "layer": layer, "metric": "cka", "value": float(v)}
                 for layer, v in enumerate(values)]
 
-    return ctx.units.run(unit.name, inputs, work)
+    return ctx.units.run(unit.name, inputs, work, shared=False)
 
 
 def _encoder(ctx, unit: Unit, producer: str | None):

@@ -58,18 +58,25 @@ class Units:
             log.warning("unit %s: damaged record, running again", name)
             return None
 
-    def run(self, name: str, inputs: dict, fn: Callable[[Path], Any]) -> Any:
-        """Return the recorded result of ``name`` if ``inputs`` match, else ``fn(folder)``."""
+    def run(self, name: str, inputs: dict, fn: Callable[[Path], Any], *,
+            shared: bool = True) -> Any:
+        """Return the recorded result of ``name`` if ``inputs`` match, else ``fn(folder)``.
+
+        ``shared``: under torchrun every rank runs the unit together (training: the
+        collectives need all ranks) and rank 0 writes; ``shared=False`` means this rank
+        alone runs it (a probing unit sharded to it) and writes its record.
+        """
         digest = inputs_hash(inputs)
         saved = self.record(name)
         if saved is not None and saved.get("inputs_sha256") == digest and "result" in saved:
             self.reused.append(name)
             self.on_done(name, True)
             return saved["result"]
-        folder = self._claim(name, digest, inputs)
+        writer = is_writer() or not shared
+        folder = self._claim(name, digest, inputs, writer=writer, shared=shared)
         # what the record will hold, so a fresh run and a resumed one see the same values
         result = json_safe(fn(folder))
-        if is_writer():
+        if writer:
             write_json(folder / RECORD, {"name": name, "inputs_sha256": digest,
                                          "inputs": inputs, "xalign": __version__,
                                          "result": result})
@@ -77,7 +84,8 @@ class Units:
         self.on_done(name, False)
         return result
 
-    def _claim(self, name: str, digest: str, inputs: dict) -> Path:
+    def _claim(self, name: str, digest: str, inputs: dict, *, writer: bool,
+               shared: bool) -> Path:
         """The unit's folder, emptied unless it holds interrupted work on these inputs."""
         folder = self.root / name
         stamp = folder / INPUTS
@@ -91,17 +99,18 @@ class Units:
             log.info("unit %s: resuming interrupted work", name)
             (folder / RECORD).unlink(missing_ok=True)
             return folder
-        if folder.exists() and is_writer():
+        if folder.exists() and writer:
             log.info("unit %s: inputs changed, starting from an empty folder", name)
             shutil.rmtree(folder)
-        if is_writer():
+        if writer:
             folder.mkdir(parents=True, exist_ok=True)
             write_json(stamp, {"name": name, "inputs_sha256": digest, "inputs": inputs})
-        _barrier()
+        if shared:
+            barrier()
         return folder
 
 
-def _barrier() -> None:
+def barrier() -> None:
     """Ranks wait until rank 0 has prepared the folder (no-op in a single process)."""
     import torch.distributed as dist
 
