@@ -10,7 +10,9 @@ Layout of ``<out_dir>/checkpoint-<step>/``:
 - ``scheduler.json``: the LR scheduler's ``state_dict``;
 - ``rng.json`` (rank 0) and ``rng-<rank>.json`` (other ranks): Python, numpy, torch and
   CUDA generator states, so dropout masks continue exactly after a resume;
-- ``trainer_state.json``: step, loss/eval history, resolved config; written last.
+- ``trainer_state.json``: step, loss/eval history, world size and what a resume must
+  match (:mod:`finetune.resume`): resolved config, ``data_digest`` of the features,
+  ``start_fingerprint`` of the starting weights; written last.
 
 A checkpoint is assembled in ``.tmp-checkpoint-<step>/`` and renamed into place, so a
 crash never leaves a half-written ``checkpoint-<step>``.
@@ -19,7 +21,6 @@ crash never leaves a half-written ``checkpoint-<step>``.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import logging
 import os
@@ -228,7 +229,7 @@ def save_checkpoint(run, dynamics_arrays=None) -> Path:
             run.dynamics.save_raw(tmp, dynamics_arrays)
         write_json(tmp / STATE_FILE, {
             "global_step": step, "history": run.state.history, "world_size": ctx.world_size,
-            "config": dataclasses.asdict(run.config),
+            **run.identity,  # config, data_digest, start_fingerprint
             "scaler": run.scaler.state_dict() if run.scaler is not None else None,
         })
         publish(tmp, final)
@@ -240,11 +241,13 @@ def save_checkpoint(run, dynamics_arrays=None) -> Path:
 def restore_checkpoint(run, folder: Path) -> dict:
     """Load a checkpoint into a run (weights, optimizer, scheduler, scaler, RNG, dynamics).
 
+    The caller has checked that the checkpoint belongs to this run
+    (:func:`finetune.resume.check_resumable`).
+
     Returns:
         ``{"step", "history"}`` to continue from.
     """
     saved = read_state(folder)
-    check_same_config(saved["config"], dataclasses.asdict(run.config), folder)
     if saved["world_size"] != run.ctx.world_size:
         logger.warning("%s was written by %d processes, resuming with %d: same batches, "
                        "other dropout masks", folder, saved["world_size"], run.ctx.world_size)
@@ -261,16 +264,3 @@ def restore_checkpoint(run, folder: Path) -> dict:
     logger.info("resumed from %s at step %d", folder, saved["global_step"])
     return {"step": saved["global_step"], "history": saved["history"]}
 
-
-# Fields that may change between a run and its resumption: they do not affect the result.
-RESUMABLE_CHANGES = frozenset({"eval_every", "save_every"})
-
-
-def check_same_config(saved: Mapping, current: Mapping, folder: Path) -> None:
-    """Refuse to resume with settings that would change the batch order or the schedule."""
-    for key in sorted(set(saved) | set(current)):
-        if key not in RESUMABLE_CHANGES and saved.get(key) != current.get(key):
-            raise ValueError(
-                f"{folder}: checkpoint was trained with {key}={saved.get(key)!r} but the config "
-                f"says {current.get(key)!r}; use the same config or a new out_dir"
-            )

@@ -1,27 +1,31 @@
-"""Data-parallel training with plain ``torch.distributed`` (works under torchrun / accelerate).
-
-Why not ``DistributedDataParallel``: in multi-task runs each step trains one task's head
-while the other heads get no gradient, and the last global batch may split unevenly over
-ranks. Instead every rank computes gradients of its share of the *global-batch mean* loss
-and one flattened ``all_reduce(SUM)`` per optimizer step adds them up. The result equals a
-single-process step on the whole global batch (up to float summation order), for any number
-of ranks, including ranks that received no example.
+"""Data-parallel training with PyTorch ``DistributedDataParallel`` (torchrun / accelerate launch).
 
 The process group is initialised from the usual launcher environment variables
 (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``, ``LOCAL_RANK``): NCCL on GPU,
-gloo on CPU. Without them everything is a no-op single-process run.
+gloo on CPU. Without them everything is a plain single-process run.
+
+All tasks' models go into one :class:`TaskModels` module that dispatches by task name, so
+DDP wraps a shared encoder once (two DDP instances over one encoder would all-reduce its
+gradients twice and disagree about which parameters were used). Multi-task runs set
+``find_unused_parameters=True``: a step trains one task's head and leaves the others
+without a gradient, which DDP then neither waits for nor touches (so AdamW skips them as
+it does in one process). DDP averages gradients over ranks; the trainer backpropagates
+``world_size`` times each rank's share of the global-batch mean loss, so the average is
+that mean's gradient, independent of the number of processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,48 @@ def setup() -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device)
 
 
+class TaskModels(torch.nn.Module):
+    """Every task's model in one module; ``forward(task, **inputs)`` runs that task's model.
+
+    Models that share an encoder (``finetune.sampling.share_encoder``) hold the same
+    parameter objects, which ``parameters()`` lists once.
+    """
+
+    def __init__(self, models: Mapping[str, torch.nn.Module]) -> None:
+        super().__init__()
+        self.index = {name: i for i, name in enumerate(models)}
+        # a ModuleList, not a ModuleDict: the single task is named "", not a valid key
+        self.models = torch.nn.ModuleList(models.values())
+
+    def forward(self, task: str, **inputs):
+        return self.models[self.index[task]](**inputs)
+
+
+def wrap(models: Mapping[str, torch.nn.Module], ctx: DistContext) -> torch.nn.Module:
+    """The module the training step calls: :class:`TaskModels`, inside DDP when distributed.
+
+    Call it after freezing parameters (DDP reduces only those that require a gradient).
+    DDP starts by broadcasting rank 0's parameters and buffers to every rank.
+    """
+    net = TaskModels(models)
+    if not ctx.enabled:
+        return net
+    return DistributedDataParallel(
+        net, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+        find_unused_parameters=len(models) > 1)
+
+
+def sync_context(net: torch.nn.Module, sync: bool):
+    """``no_sync()`` unless ``sync``: micro-batches before a step's last only accumulate.
+
+    DDP still records which parameters the skipped micro-batches used, so a head trained
+    only by an earlier micro-batch of the step is all-reduced with the last one.
+    """
+    if sync or not isinstance(net, DistributedDataParallel):
+        return contextlib.nullcontext()
+    return net.no_sync()
+
+
 def barrier(ctx: DistContext) -> None:
     """Wait for all ranks (no-op when single-process)."""
     if ctx.enabled:
@@ -72,28 +118,12 @@ def barrier(ctx: DistContext) -> None:
 
 
 def all_reduce_sum(ctx: DistContext, tensor: torch.Tensor) -> torch.Tensor:
-    """Sum ``tensor`` over ranks in place and return it."""
+    """Sum ``tensor`` over ranks in place and return it (a CPU tensor may go through NCCL)."""
     if ctx.enabled:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        on_device = tensor.to(ctx.device)  # NCCL reduces GPU tensors only
+        dist.all_reduce(on_device, op=dist.ReduceOp.SUM)
+        tensor.copy_(on_device)
     return tensor
-
-
-def all_reduce_grads(ctx: DistContext, params: Sequence[torch.nn.Parameter]) -> None:
-    """Sum the gradients of ``params`` over ranks with one flattened all-reduce.
-
-    Parameters without a gradient on this rank (an unused head) count as zeros, so every
-    rank sends the same layout and the collective matches.
-    """
-    if not ctx.enabled:
-        return
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])  # (total parameters,)
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    offset = 0
-    for p in params:
-        n = p.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone()
-        offset += n
 
 
 def all_reduce_arrays(ctx: DistContext, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:

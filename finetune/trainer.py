@@ -1,14 +1,15 @@
 """Fine-tuning loop: single- or multi-task, exact resume, data-parallel, training dynamics.
 
 ``train`` runs unchanged in one process or under ``torchrun`` / ``accelerate launch``
-(see :mod:`finetune.distributed`): ``TrainConfig.batch_size`` is the *global* batch, split
-over ranks, so a run's result does not depend on the number of processes. Rank 0 writes
-every file.
+with PyTorch DDP (see :mod:`finetune.distributed`): ``TrainConfig.batch_size`` is the
+*global* batch, split over ranks, so a run's result does not depend on the number of
+processes. Rank 0 writes every file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,63 +21,13 @@ import torch
 from finetune import checkpoint as ckpt
 from finetune import distributed
 from finetune.dynamics import DynamicsRecorder, batch_signals, save_dynamics
+from finetune.resume import check_resumable, features_digest
 from finetune.sampling import Plan
+from finetune.train_config import TrainConfig, make_optimizer
+
+__all__ = ["TrainConfig", "TrainResult", "make_optimizer", "train"]
 
 logger = logging.getLogger(__name__)
-
-MIXED_PRECISION = ("no", "bf16", "fp16")
-SAMPLING = ("proportional", "temperature")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training hyper-parameters; defaults follow XLM-R fine-tuning practice."""
-
-    learning_rate: float = 2e-5  # peak AdamW learning rate
-    epochs: int = 3  # passes over the data (multi-task: over the sum of all tasks' batches)
-    max_steps: int | None = None  # optimizer steps; overrides epochs when set
-    batch_size: int = 32  # GLOBAL examples per micro-batch, summed over all ranks
-    grad_accum: int = 1  # micro-batches per optimizer step
-    warmup_ratio: float = 0.1  # fraction of steps with linear warm-up, then linear decay to 0
-    weight_decay: float = 0.01  # AdamW decay; never on biases and LayerNorm weights
-    max_grad_norm: float = 1.0  # gradient clipping (0 or None disables)
-    seed: int = 0  # fixes batch order, task schedule and dropout
-    mixed_precision: str = "no"  # "bf16" (CPU or GPU autocast) or "fp16" (GPU, loss scaling)
-    gradient_checkpointing: bool = False  # recompute activations in backward to save memory
-    freeze_embeddings: bool = False  # freeze the WORD embedding matrix only (see docs)
-    length_grouped: bool = True  # batches of similar length (less padding)
-    eval_every: int | None = None  # call eval_fn every N steps (and at the end)
-    save_every: int | None = None  # write checkpoint-<step> every N steps (and at the end)
-    record_dynamics: bool = False  # p_gold/correctness per example per epoch (cartography)
-    multitask_sampling: str = "proportional"  # or "temperature": p_t ~ n_t ** (1 / T)
-    temperature: float = 2.0  # T for temperature sampling
-
-    def __post_init__(self) -> None:
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, "
-                             f"got {self.mixed_precision!r}")
-        if self.multitask_sampling not in SAMPLING:
-            raise ValueError(f"multitask_sampling must be one of {SAMPLING}, "
-                             f"got {self.multitask_sampling!r}")
-        for name in ("epochs", "batch_size", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "eval_every", "save_every"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"TrainConfig.{name} must be None or >= 1, got {value}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"TrainConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> TrainConfig:
-        """Build from a mapping, rejecting unknown keys."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {unknown}; known: {sorted(known)}")
-        return cls(**data)
-
 
 @dataclass
 class TrainResult:
@@ -142,6 +93,8 @@ class Run:
     params: list
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    identity: dict  # config, data_digest, start_fingerprint: what a resume must match
+    net: torch.nn.Module | None = None  # distributed.wrap(models): called as net(task, **inputs)
     scaler: torch.amp.GradScaler | None = None
     dynamics: DynamicsRecorder | None = None
     tokenizer: object = None
@@ -149,8 +102,12 @@ class Run:
 
 
 def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=None,
-          progress: bool = False, tokenizer=None) -> TrainResult:
+          progress: bool = False, tokenizer=None,
+          start_fingerprint: str | None = None) -> TrainResult:
     """Fine-tune ``model`` on ``features``; resume from ``out_dir``'s latest checkpoint.
+
+    A checkpoint is resumed only if it was written with the same config (up to
+    ``eval_every`` / ``save_every``), the same features and the same ``start_fingerprint``.
 
     Args:
         model: a transformers model with a task head, or task name -> model (multi-task;
@@ -166,14 +123,18 @@ def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=No
         progress: show a tqdm bar on rank 0.
         tokenizer: saved into every checkpoint and ``final/`` when given (default: the
             collator's ``tokenizer`` attribute, if it has one).
+        start_fingerprint: an opaque identity of the starting weights (e.g. the encoder
+            checkpoint's content hash), stored in every checkpoint.
 
     Returns:
         TrainResult with the step count, history and ``<out_dir>/final``.
 
     Raises:
-        ValueError: bad config or features (e.g. empty, dynamics for a multi-task run).
+        ValueError: bad config or features (e.g. empty, dynamics for a multi-task run), or
+            a checkpoint in ``out_dir`` from another config, other features or another
+            start (nothing is resumed or overwritten then).
     """
-    run = _start(model, features, collator, config, Path(out_dir))
+    run = _start(model, features, collator, config, Path(out_dir), start_fingerprint)
     run.tokenizer = tokenizer if tokenizer is not None else run.tokenizer
     bar = _progress_bar(progress and run.ctx.is_main, run.plan.total_steps, run.state.step)
     while run.state.step < run.plan.total_steps:
@@ -192,44 +153,57 @@ def train(model, features, collator, config: TrainConfig, out_dir, *, eval_fn=No
     return _finish(run)
 
 
-def _start(model, features, collator, config: TrainConfig, out_dir: Path) -> Run:
+def _start(model, features, collator, config: TrainConfig, out_dir: Path,
+           start_fingerprint: str | None) -> Run:
     """Set up models, optimizer and plan; restore the latest checkpoint if there is one."""
     ctx = distributed.setup()
     if config.mixed_precision == "fp16" and ctx.device.type != "cuda":
         raise ValueError("mixed_precision='fp16' needs a CUDA GPU; use 'bf16' on CPU")
     models, feats, collators = _as_tasks(model, features, collator)
     plan = Plan(feats, config, ctx.rank, ctx.world_size)
+    identity = {"config": dataclasses.asdict(config), "data_digest": features_digest(feats),
+                "start_fingerprint": start_fingerprint}
+    latest = ckpt.latest_checkpoint(out_dir)
+    if latest is not None:  # refuse a stale checkpoint before any model work
+        check_resumable(ckpt.read_state(latest), identity, latest)
     named = _prepare_models(models, config, ctx.device)
     optimizer, scheduler = make_optimizer(named, config, plan.total_steps)
     run = Run(config, out_dir, ctx, models, collators, plan, [p for _, p in named],
-              optimizer, scheduler,
+              optimizer, scheduler, identity,
               scaler=torch.amp.GradScaler("cuda") if config.mixed_precision == "fp16" else None,
               dynamics=_recorder(feats, plan) if config.record_dynamics else None,
               tokenizer=getattr(next(iter(collators.values())), "tokenizer", None))
     # each rank draws its own dropout masks; seeded so a run is reproducible
     torch.manual_seed(config.seed + ctx.rank)
-    latest = ckpt.latest_checkpoint(out_dir)
     if latest is not None:
         run.state = TrainState(**ckpt.restore_checkpoint(run, latest))
+    # after freezing and restoring: DDP reduces the trainable parameters and starts by
+    # broadcasting rank 0's weights
+    run.net = distributed.wrap(models, ctx)
     logger.info("training %s for %d steps from step %d (%d process(es))",
                 "/".join(models) or "model", plan.total_steps, run.state.step, ctx.world_size)
     return run
 
 
 def _optimizer_step(run: Run) -> float:
-    """Accumulate the step's micro-batches, reduce gradients over ranks, update."""
+    """Accumulate the step's micro-batches (DDP reduces gradients in the last one), update."""
     micro = run.plan.micro_batches(run.state.step)
     loss = torch.zeros((), dtype=torch.float64)
-    for task, epoch, batch in micro:
+    for m, (task, epoch, batch) in enumerate(micro):
         local = run.plan.local(batch)
-        if not local:  # this rank got no example of a tiny last batch; it still syncs below
-            continue
-        inputs = run.collators[task]([run.plan.features[task][i] for i in local])
         record = (lambda *a, e=epoch: run.dynamics.record(e, *a)) if run.dynamics else None
         weight = len(local) / len(batch) / len(micro)
-        loss += _forward_backward(run.models[task], inputs, weight, run, record)
-    # reduce before unscaling so every rank sees the same inf/NaN check under fp16
-    distributed.all_reduce_grads(run.ctx, run.params)
+        if not local:
+            # This rank got no example of a tiny last batch, but DDP's backward is a
+            # collective every rank must join: a zero-weighted pass over one example adds
+            # zero gradients to the same parameters. (DDP's Join context is made for ranks
+            # that run out of batches at the end, not for one empty micro-batch mid-run.)
+            local, weight, record = batch[:1], 0.0, None
+        inputs = run.collators[task]([run.plan.features[task][i] for i in local])
+        with distributed.sync_context(run.net, sync=m == len(micro) - 1):
+            loss += _forward_backward(functools.partial(run.net, task), inputs, weight, run,
+                                      record)
+    # gradients are the same on every rank now, so under fp16 all see the same inf/NaN
     if run.scaler is not None:
         run.scaler.unscale_(run.optimizer)
     distributed.all_reduce_sum(run.ctx, loss)
@@ -293,33 +267,12 @@ def _reduced(run: Run) -> tuple[np.ndarray, ...] | None:
     return distributed.all_reduce_arrays(run.ctx, run.dynamics.arrays())
 
 
-def make_optimizer(named_params, config: TrainConfig, total_steps: int):
-    """AdamW (no decay on biases / LayerNorm) and linear warm-up then linear decay to 0."""
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    decay = [p for n, p in named_params if not n.endswith(no_decay)]
-    rest = [p for n, p in named_params if n.endswith(no_decay)]
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": rest, "weight_decay": 0.0}]
-    device = named_params[0][1].device.type if named_params else "cpu"
-    # the fused kernel is ~3.5x faster than the per-tensor loop on CPU, where the
-    # 250k-row word-embedding update dominates a step
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate,
-                                  fused=device in ("cpu", "cuda") or None)
-    warmup = int(config.warmup_ratio * total_steps)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)  # never exactly 0, so step 1 already learns
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def _forward_backward(model, inputs: dict, weight: float, run: Run, record) -> torch.Tensor:
     """Backward of ``weight`` * the batch-mean loss; returns that weighted loss (detached).
 
     ``weight`` = (local examples / global batch) / micro-batches per step, so summing over
-    ranks and micro-batches gives the mean loss of the whole optimizer step.
+    ranks and micro-batches gives the mean loss of the whole optimizer step. ``model`` is
+    called as ``model(**inputs)``.
     """
     config, scaler, device = run.config, run.scaler, run.ctx.device
     example_index = inputs.pop("example_index", None)
@@ -328,7 +281,10 @@ def _forward_backward(model, inputs: dict, weight: float, run: Run, record) -> t
     with torch.autocast(device.type, dtype=dtype, enabled=config.mixed_precision != "no"):
         outputs = model(**inputs)
     loss = outputs.loss.float() * weight
-    (scaler.scale(loss) if scaler is not None else loss).backward()
+    # DDP averages gradients over ranks; world_size * share makes that average the sum
+    # of the shares, i.e. the gradient of the global-batch mean loss
+    share = loss * run.ctx.world_size
+    (scaler.scale(share) if scaler is not None else share).backward()
     if record is not None:  # p(gold), correctness and margin per feature, any format
         record(example_index, batch_signals(outputs, inputs))
     return loss.detach().double().cpu()

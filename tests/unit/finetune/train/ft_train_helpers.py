@@ -43,5 +43,17 @@ def make_model(model_dir, *, num_labels: int = 2, dropout: float = 0.1, seed: in
     )
 
 
+def make_multitask(model_dir, *, dropout: float = 0.1, seed: int = 0) -> tuple[dict, dict]:
+    """Two tasks (2 and 3 labels, 16 and 40 features) sharing one tiny encoder."""
+    from finetune.sampling import share_encoder
+
+    models = share_encoder({
+        "two": make_model(model_dir, dropout=dropout, seed=seed),
+        "three": make_model(model_dir, num_labels=3, dropout=dropout, seed=seed),
+    })
+    features = {"two": make_features(16, seed=1), "three": make_features(40, n_labels=3)}
+    return models, features
+
+
 def flat_params(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
