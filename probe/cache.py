@@ -61,7 +61,7 @@ def embed_layers(
     max_length: int = 256,
     dtype: str = "auto",
     store: str = "float32",
-    cache_dir: Path | None = None,
+    cache_dir: Path | str | None = None,
     **encode_kwargs,
 ) -> np.ndarray:
     """Cached :func:`probe.embed.encode_layers` for a resolved encoder.
@@ -97,7 +97,7 @@ def embed_layers(
     settings = {"pooling": pooling, "max_length": max_length, "prefix": encoder.prefix,
                 "dtype": dtype, "store": store}
     key = cache_key(encoder.fingerprint, texts, **settings)
-    entry = (cache_dir or cache_root() / "embeddings") / key[:2] / key
+    entry = Path(cache_dir or cache_root() / "embeddings") / key[:2] / key
     stack = _read_entry(entry, key)
     if stack is None:
         meta = {"key": key, "format": FORMAT_VERSION, "model": encoder.name,
