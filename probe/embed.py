@@ -1,24 +1,60 @@
 """Per-layer pooled sentence embeddings: every layer from one forward pass.
 
 Layer index = index into Hugging Face ``hidden_states``: 0 is the embedding output, L the
-last block. Sentences are tokenised once, sorted by length so that batches carry little
-padding, and written back in their original order.
+last block (never "last k" indexing: :func:`resolve_layers` is the one place that checks
+an index). Texts are tokenised in chunks; within a chunk they are sorted by length and cut
+into batches by a token budget, so batches carry almost no padding and memory is bounded
+by the chunk and the batch, not by the number of texts. Results are written back in the
+original order, optionally straight into a caller's (memory-mapped) array.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import itertools
+import mmap
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from probe.device import resolve_dtype, torch_threads
 from probe.pooling import get_pooler
 
-log = logging.getLogger(__name__)
+DEFAULT_BATCH_TOKENS = 8192  # padded tokens per forward pass; on a CPU larger gains nothing
+DEFAULT_BATCH_SIZE = 512  # sentences per forward pass at most (short sentences)
+# Texts tokenised (and sorted) at a time: large enough that length sorting leaves little
+# padding, small enough that token ids of a million texts are never all held at once.
+TOKENIZE_CHUNK = 8192
 
-DTYPES = ("fp32", "bf16")
+
+def resolve_layers(layers: Sequence[int] | None, n_states: int) -> list[int]:
+    """Check layer indices against a model with ``n_states`` hidden states (L + 1).
+
+    Args:
+        layers: hidden_states indices in 0..L; ``None`` = all of them.
+        n_states: L + 1.
+
+    Returns:
+        The indices as a list of ints, in the order given.
+
+    Raises:
+        ValueError: a negative or too-large index, or an empty list.
+    """
+    if layers is None:
+        return list(range(n_states))
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers is empty: pass None for all layers")
+    for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+            raise ValueError(f"layer {layer!r} is not an integer index into hidden_states")
+        if not 0 <= layer < n_states:
+            raise ValueError(f"layer {layer} out of range: expected 0..{n_states - 1} "
+                             "(hidden_states index: 0 = embeddings, "
+                             f"{n_states - 1} = last block)")
+    return [int(layer) for layer in layers]
 
 
 def encode_layers(
@@ -28,59 +64,119 @@ def encode_layers(
     *,
     pooling: str = "mean",
     layers: Sequence[int] | None = None,
-    batch_size: int = 64,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     max_length: int = 256,
     prefix: str = "",
-    dtype: str = "fp32",
+    dtype: str = "auto",
     threads: int | None = None,
     progress: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Embed ``texts`` at every requested layer in one forward pass per batch.
 
     Args:
-        model: a Hugging Face encoder (``XLMRobertaModel`` or any ``AutoModel``).
+        model: a Hugging Face encoder (``XLMRobertaModel`` or any ``AutoModel``), on the
+            device it should run on.
         tokenizer: its tokenizer.
         texts: n non-empty sentences.
         pooling: a registered pooler (``mean``, ``cls``, ``mean_nospecial``).
-        layers: hidden_states indices to return (negative counts from the end);
-            ``None`` = all L + 1.
-        batch_size: sentences per forward pass.
+        layers: hidden_states indices (0..L) to return; ``None`` = all L + 1.
+        batch_tokens: padded tokens (sentences x longest) per forward pass.
+        batch_size: sentences per forward pass at most.
         max_length: truncation length in tokens, special tokens included.
         prefix: prepended to every text (e5 expects ``"query: "``).
-        dtype: ``fp32``, or ``bf16`` autocast (fast on CPUs with AMX and on GPUs).
+        dtype: ``fp32``, ``bf16`` (autocast) or ``auto`` (see :func:`resolve_dtype`).
         threads: torch intra-op threads for this call (restored afterwards).
         progress: show a tqdm bar.
+        out: optional writable (n_layers_returned, n, d) array (e.g. from
+            ``np.lib.format.open_memmap``) filled batch by batch; a writable memory map's
+            finished pages are released after every chunk.
 
     Returns:
-        (n_layers_returned, n, d) float32.
+        (n_layers_returned, n, d) float32, or ``out`` itself when given.
 
     Raises:
-        ValueError: empty input, an empty string, an unknown pooler, dtype or layer.
+        ValueError: empty input, an empty string, an unknown pooler or dtype, a bad layer,
+            batch limit or ``out`` shape.
     """
     texts = _validate_texts(texts)
     pool = get_pooler(pooling)
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}: expected one of {DTYPES}")
-    n_states = model.config.num_hidden_layers + 1
-    layer_ids = _resolve_layers(layers, n_states)
-    encodings = tokenizer(
-        [prefix + t for t in texts], truncation=True, max_length=max_length,
-        return_special_tokens_mask=True,
-    )
-    ids = encodings["input_ids"]
-    order = np.argsort([-len(x) for x in ids], kind="stable")
-    out = np.empty((len(layer_ids), len(texts), model.config.hidden_size), dtype=np.float32)
+    for name, value in (("batch_tokens", batch_tokens), ("batch_size", batch_size),
+                        ("max_length", max_length)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    config = model.config
+    layer_ids = resolve_layers(layers, config.num_hidden_layers + 1)
+    out = _output_array(out, (len(layer_ids), len(texts), config.hidden_size))
     device = next(model.parameters()).device
-    index = torch.tensor(layer_ids)
-    with _torch_threads(threads), torch.inference_mode(), _autocast(dtype, device):
-        for rows in _batches(order, batch_size, progress):
-            batch = _pad(tokenizer, encodings, rows, device)
-            special = batch.pop("special_tokens_mask")
-            states = model(**batch, output_hidden_states=True).hidden_states
-            stacked = torch.stack([states[i] for i in index.tolist()])  # (k, batch, seq, dim)
-            pooled = pool(stacked, batch["attention_mask"], special)
-            out[:, rows] = pooled.float().cpu().numpy()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    bar = _progress(len(texts), progress)
+    with torch_threads(threads):
+        dtype = resolve_dtype(dtype, device, config.hidden_size,
+                              getattr(config, "intermediate_size", 4 * config.hidden_size))
+        with torch.inference_mode(), _autocast(dtype, device):
+            for start in range(0, len(texts), TOKENIZE_CHUNK):
+                chunk = _tokenize(tokenizer, texts[start:start + TOKENIZE_CHUNK], prefix,
+                                  max_length)
+                for rows in chunk.batches(batch_tokens, batch_size):
+                    ids, attention, special = chunk.padded(rows, pad_id, device)
+                    states = model(input_ids=ids, attention_mask=attention,
+                                   output_hidden_states=True).hidden_states
+                    pooled = torch.stack([pool(states[i][None], attention, special)[0]
+                                          for i in layer_ids])  # (k, batch, dim)
+                    out[:, start + rows] = pooled.float().cpu().numpy()
+                    bar.update(len(rows))
+                _release_pages(out)
+    bar.close()
     return out
+
+
+@dataclass
+class _Tokens:
+    """One chunk's token ids, flat: sentence i is ``ids[starts[i]:starts[i] + lengths[i]]``."""
+
+    ids: np.ndarray  # (total,) int64
+    special: np.ndarray  # (total,) bool: the tokenizer's special-tokens mask
+    starts: np.ndarray  # (m,) int64
+    lengths: np.ndarray  # (m,) int64
+
+    def batches(self, batch_tokens: int, batch_size: int) -> Iterator[np.ndarray]:
+        """Row indices, longest first, cut so that rows x longest <= batch_tokens."""
+        order = np.argsort(-self.lengths, kind="stable")
+        i = 0
+        while i < len(order):
+            width = int(self.lengths[order[i]])
+            take = max(1, min(batch_size, batch_tokens // width))
+            yield order[i:i + take]
+            i += take
+
+    def padded(self, rows: np.ndarray, pad_id: int, device) -> tuple[torch.Tensor, ...]:
+        """(batch, longest) input ids, attention mask and special mask, right-padded."""
+        lengths = self.lengths[rows]
+        width = int(lengths.max())
+        attention = np.arange(width) < lengths[:, None]  # (batch, width) bool
+        # flat position p of row r (row-major) comes from starts[r] + p - (rows before r)
+        offsets = self.starts[rows] - (np.cumsum(lengths) - lengths)
+        src = np.repeat(offsets, lengths) + np.arange(int(lengths.sum()))
+        ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+        ids[attention] = self.ids[src]
+        special = np.zeros((len(rows), width), dtype=np.int64)
+        special[attention] = self.special[src]
+        return tuple(torch.from_numpy(a).to(device) for a in (ids, attention.astype(np.int64),
+                                                                  special))
+
+
+def _tokenize(tokenizer, texts: list[str], prefix: str, max_length: int) -> _Tokens:
+    enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length,
+                    return_special_tokens_mask=True, return_attention_mask=False,
+                    return_token_type_ids=False)
+    lengths = np.fromiter(map(len, enc["input_ids"]), dtype=np.int64, count=len(texts))
+    total = int(lengths.sum())
+    ids = np.fromiter(itertools.chain.from_iterable(enc["input_ids"]), np.int64, count=total)
+    special = np.fromiter(itertools.chain.from_iterable(enc["special_tokens_mask"]), bool,
+                          count=total)
+    return _Tokens(ids, special, np.cumsum(lengths) - lengths, lengths)
 
 
 def _validate_texts(texts: Sequence[str]) -> list[str]:
@@ -97,52 +193,48 @@ def _validate_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-def _resolve_layers(layers: Sequence[int] | None, n_states: int) -> list[int]:
-    if layers is None:
-        return list(range(n_states))
-    resolved = []
-    for layer in layers:
-        idx = layer + n_states if layer < 0 else layer
-        if not 0 <= idx < n_states:
-            raise ValueError(f"layer {layer} out of range: the model has layers 0..{n_states - 1}")
-        resolved.append(int(idx))
-    if not resolved:
-        raise ValueError("layers is empty: pass None for all layers")
-    return resolved
+def _output_array(out: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape} "
+                         "(layers returned, texts, hidden size)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only: pass a writable array")
+    return out
 
 
-def _batches(order: np.ndarray, batch_size: int, progress: bool) -> Iterator[np.ndarray]:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    starts = range(0, len(order), batch_size)
-    if progress:
-        from tqdm.auto import tqdm
+def _release_pages(array: np.ndarray) -> None:
+    """Drop a shared file mapping's written pages from this process's resident set.
 
-        starts = tqdm(starts, desc="encode", unit="batch")
-    for start in starts:
-        yield order[start : start + batch_size]
-
-
-def _pad(tokenizer, encodings, rows: np.ndarray, device) -> dict[str, torch.Tensor]:
-    features = [
-        {k: encodings[k][i] for k in ("input_ids", "attention_mask", "special_tokens_mask")}
-        for i in rows.tolist()
-    ]
-    batch = tokenizer.pad(features, return_tensors="pt")
-    return {k: v.to(device) for k, v in batch.items()}
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None):
-    if threads is None:
-        yield
+    Written pages of a memory map count as resident until the kernel reclaims them, so
+    a million-row map would look (and be accounted) as a million rows of memory. For a
+    shared mapping the data stays in the page cache and the file; a private
+    (copy-on-write, mode ``c``) mapping would lose it, so only ``r+``/``w+`` qualify.
+    """
+    if getattr(array, "mode", None) not in ("r+", "w+") or not hasattr(mmap, "MADV_DONTNEED"):
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None:
+        base.madvise(mmap.MADV_DONTNEED)
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="encode", unit="sent")
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _autocast(dtype: str, device: torch.device):

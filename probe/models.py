@@ -1,8 +1,8 @@
 """Load encoders by Hugging Face id, local directory, or the offline alias ``e5-small``.
 
 :func:`load_encoder` resolves a name to a local folder and a fingerprint without loading
-weights; the model and tokenizer load on first use, so a cache hit never touches them.
-``trust_remote_code`` is never enabled.
+weights; the model and tokenizer load on first use (onto the encoder's device), so a cache
+hit never touches them. ``trust_remote_code`` is never enabled.
 """
 
 from __future__ import annotations
@@ -26,22 +26,27 @@ TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model", "tokenizer_confi
 
 @dataclass
 class Encoder:
-    """A resolved encoder: where it lives, what it is, and (lazily) the loaded objects."""
+    """A resolved encoder: where it lives, what it is, where it runs, and (lazily) the
+    loaded objects."""
 
     name: str
     path: Path
     fingerprint: str
     prefix: str = ""
+    device: str = "cpu"  # a resolved torch device (see probe.device.resolve_device)
     _model: Any = field(default=None, repr=False)
     _tokenizer: Any = field(default=None, repr=False)
+    _config: Any = field(default=None, repr=False)
 
     @property
     def model(self):
+        """The model in eval mode, fp32 weights, on ``device`` (loaded on first access)."""
         if self._model is None:
             from transformers import AutoModel
 
-            log.info("loading model %s", self.name)
-            self._model = AutoModel.from_pretrained(self.path, trust_remote_code=False).eval()
+            log.info("loading model %s onto %s", self.name, self.device)
+            model = AutoModel.from_pretrained(self.path, trust_remote_code=False)
+            self._model = model.to(self.device).eval()
         return self._model
 
     @property
@@ -53,9 +58,18 @@ class Encoder:
         return self._tokenizer
 
     @property
+    def config(self):
+        """The transformers config (read without loading weights)."""
+        if self._config is None:
+            from transformers import AutoConfig
+
+            self._config = AutoConfig.from_pretrained(self.path, trust_remote_code=False)
+        return self._config
+
+    @property
     def num_layers(self) -> int:
         """Number of transformer blocks L; hidden_states has L + 1 entries."""
-        return int(read_config(self.path)["num_hidden_layers"])
+        return int(self.config.num_hidden_layers)
 
 
 def resolve_model_path(name: str, *, revision: str | None = None) -> Path:
@@ -82,19 +96,29 @@ def resolve_model_path(name: str, *, revision: str | None = None) -> Path:
         ) from exc
 
 
-def load_encoder(name: str, *, revision: str | None = None, prefix: str | None = None) -> Encoder:
+def load_encoder(
+    name: str, *, revision: str | None = None, prefix: str | None = None, device: str = "auto"
+) -> Encoder:
     """Resolve ``name`` and fingerprint it; weights load on first access to ``.model``.
 
     Args:
         name: ``e5-small``, a local checkpoint directory, or a Hugging Face hub id.
         revision: hub revision (ignored for local folders).
         prefix: text prefix; ``None`` takes ``xalign_text_prefix`` from the model config.
+        device: ``auto`` (CUDA when there is one, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        FileNotFoundError: no such model. ValueError: an unknown or unavailable device.
     """
+    from probe.device import resolve_device
+
+    torch_device = resolve_device(device)  # before the (possibly slow) fingerprint
     path = resolve_model_path(name, revision=revision)
     config = read_config(path)
     if prefix is None:
         prefix = config.get("xalign_text_prefix", "")
-    return Encoder(name=name, path=path, fingerprint=model_fingerprint(path), prefix=prefix)
+    return Encoder(name=name, path=path, fingerprint=model_fingerprint(path), prefix=prefix,
+                   device=str(torch_device))
 
 
 def read_config(path: Path) -> dict:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
 
 from probe.cache import embed_layers
+from probe.device import resolve_dtype
 from probe.models import Encoder, load_encoder, model_fingerprint
 
 TEXTS = ["library for parsing files", "Bibliothek zum Parsen", "outil pour gérer les paquets"]
@@ -31,9 +34,77 @@ def test_second_call_is_served_without_the_model(tiny_model_dir, tmp_path):
     blind = ExplodingEncoder(enc.name, enc.path, enc.fingerprint, enc.prefix)
     second = embed_layers(blind, TEXTS, cache_dir=tmp_path)
     np.testing.assert_array_equal(first, second)
-    np.testing.assert_array_equal(embed_layers(blind, TEXTS, layers=[-1], cache_dir=tmp_path),
-                                  first[-1:])
+    np.testing.assert_array_equal(embed_layers(blind, TEXTS, layers=[2], cache_dir=tmp_path),
+                                  first[2:])
+    np.testing.assert_array_equal(embed_layers(blind, TEXTS, layers=[2, 0], cache_dir=tmp_path),
+                                  first[[2, 0]])
     assert len(entries(tmp_path)) == 1
+
+
+def test_entries_are_served_as_read_only_memory_maps(tiny_model_dir, tmp_path):
+    enc = load_encoder(str(tiny_model_dir))
+    direct = encode_layers_fp32(enc, TEXTS)
+    for _ in range(2):  # the miss and the hit both return the entry's memory map
+        full = embed_layers(enc, TEXTS, dtype="fp32", cache_dir=tmp_path)
+        assert isinstance(full, np.memmap) and not full.flags.writeable
+        np.testing.assert_allclose(full, direct, atol=1e-6)
+    for layers in ([1], [0, 1, 2], [0, 2]):
+        view = embed_layers(enc, TEXTS, layers=layers, dtype="fp32", cache_dir=tmp_path)
+        assert isinstance(view, np.memmap), layers
+        np.testing.assert_array_equal(view, direct[layers])
+
+
+def encode_layers_fp32(enc, texts):
+    from probe.embed import encode_layers
+
+    return encode_layers(enc.model, enc.tokenizer, texts, prefix=enc.prefix, dtype="fp32")
+
+
+def test_bad_layers_fail_before_any_work(tiny_model_dir, tmp_path):
+    enc = load_encoder(str(tiny_model_dir))
+    blind = ExplodingEncoder(enc.name, enc.path, enc.fingerprint, enc.prefix)
+    for layers, match in [([-1], r"layer -1 out of range: expected 0\.\.2"),
+                          ([3], r"layer 3 out of range: expected 0\.\.2")]:
+        with pytest.raises(ValueError, match=match):
+            embed_layers(blind, TEXTS, layers=layers, cache_dir=tmp_path)
+    assert not entries(tmp_path)
+
+
+def test_key_holds_the_resolved_dtype(tiny_model_dir, tmp_path):
+    enc = load_encoder(str(tiny_model_dir))
+    resolved = resolve_dtype("auto", enc.model.device, 32, 37)
+    embed_layers(enc, TEXTS, dtype="auto", cache_dir=tmp_path)
+    blind = ExplodingEncoder(enc.name, enc.path, enc.fingerprint, enc.prefix)
+    embed_layers(blind, TEXTS, dtype=resolved, cache_dir=tmp_path)  # a hit
+    (entry,) = entries(tmp_path)
+    assert json.loads((entry / "meta.json").read_text())["dtype"] == resolved
+
+
+def test_rewriting_an_entry_swaps_it_whole(tiny_model_dir, tmp_path):
+    """A stale entry is moved aside, the new one renamed in, the old one deleted after."""
+    enc = load_encoder(str(tiny_model_dir))
+    first = np.array(embed_layers(enc, TEXTS, dtype="fp32", cache_dir=tmp_path))
+    (entry,) = entries(tmp_path)
+    (entry / "meta.json").unlink()  # unreadable: recomputed, written over the old folder
+    held = np.load(entry / "layers.npy", mmap_mode="r")  # a reader still holding the old
+    again = embed_layers(enc, TEXTS, dtype="fp32", cache_dir=tmp_path)
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(held, first)
+    assert entries(tmp_path) == [entry]
+    assert sorted(p.name for p in entry.parent.iterdir()) == [entry.name]  # nothing left over
+
+
+def test_entry_files_follow_the_umask(tiny_model_dir, tmp_path):
+    enc = load_encoder(str(tiny_model_dir))
+    old = os.umask(0o027)
+    try:
+        embed_layers(enc, TEXTS, cache_dir=tmp_path)
+    finally:
+        os.umask(old)
+    (entry,) = entries(tmp_path)
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o750
+    for name in ("layers.npy", "meta.json"):
+        assert stat.S_IMODE((entry / name).stat().st_mode) == 0o640
 
 
 @pytest.mark.parametrize(
@@ -49,8 +120,8 @@ def test_second_call_is_served_without_the_model(tiny_model_dir, tmp_path):
 )
 def test_changing_an_input_changes_the_key(tiny_model_dir, tmp_path, change):
     enc = load_encoder(str(tiny_model_dir))
-    embed_layers(enc, TEXTS, cache_dir=tmp_path)
-    args = {"texts": TEXTS, **change}
+    embed_layers(enc, TEXTS, dtype="fp32", cache_dir=tmp_path)
+    args = {"texts": TEXTS, "dtype": "fp32", **change}
     embed_layers(enc, args.pop("texts"), cache_dir=tmp_path, **args)
     assert len(entries(tmp_path)) == 2
 
@@ -80,7 +151,7 @@ def test_damaged_entry_is_recomputed(tiny_model_dir, tmp_path, damage):
     ref = np.array(embed_layers(enc, TEXTS, cache_dir=tmp_path))
     (entry,) = entries(tmp_path)
     if damage == "truncate_array":
-        (entry / "layer_01.npy").write_bytes(b"\x93NUMPY garbage")
+        (entry / "layers.npy").write_bytes(b"\x93NUMPY garbage")
     elif damage == "bad_json":
         (entry / "meta.json").write_text("{not json")
     else:
@@ -88,7 +159,8 @@ def test_damaged_entry_is_recomputed(tiny_model_dir, tmp_path, damage):
         meta["key"] = "0" * 40
         (entry / "meta.json").write_text(json.dumps(meta))
     np.testing.assert_allclose(embed_layers(enc, TEXTS, cache_dir=tmp_path), ref, atol=1e-6)
-    assert not list(tmp_path.rglob("*.tmp")) and len(entries(tmp_path)) == 1
+    assert len(entries(tmp_path)) == 1
+    assert not [p for p in tmp_path.rglob(".*")]  # no temporary folder left behind
 
 
 def test_fingerprint_tracks_weights(tiny_model_dir, tmp_path):

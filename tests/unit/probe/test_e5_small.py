@@ -65,7 +65,8 @@ def test_token_ids_match_reference_engine(e5, engine, sentences):
 def test_mean_pooled_embeddings_match_reference_engine(e5, engine, sentences):
     from probe.embed import encode_layers
 
-    ours = encode_layers(e5.model, e5.tokenizer, sentences, layers=[-1], prefix=e5.prefix)[0]
+    ours = encode_layers(e5.model, e5.tokenizer, sentences, layers=[12], prefix=e5.prefix,
+                         dtype="fp32")[0]
     ours /= np.linalg.norm(ours, axis=1, keepdims=True)
     ref = engine.embed_queries(sentences)
     cos = (ours * ref).sum(axis=1)
