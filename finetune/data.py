@@ -81,9 +81,8 @@ def resolve_labels(task: Task) -> tuple[str, ...] | None:
 def _local_dir(task: Task) -> Path:
     path = task.source.path
     if path is None:
-        how = "run `xalign fetch debian` or pass a path" if task.name.startswith("debian") \
-            else "pass a path to a local-layout folder (Task.with_path)"
-        raise ValueError(f"task {task.name!r} has no data folder yet: {how}")
+        raise ValueError(f"task {task.name!r} has no data folder yet: pass a path to a "
+                         "local-layout folder (Task.with_path)")
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"data folder of task {task.name!r} not found: {folder}")

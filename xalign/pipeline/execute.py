@@ -56,7 +56,7 @@ class Context:
             prefix = None if model is None else self.encoder(model).prefix
             self._encoders[name_or_path] = load_encoder(
                 name_or_path, revision=self.config.model.revision if model is None else None,
-                prefix=prefix)
+                prefix=prefix, device=self.config.probe.device)
         return self._encoders[name_or_path]
 
     def checkpoint(self, unit_name: str | None, model: str) -> str:

@@ -7,7 +7,6 @@ commands run too.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from xalign.config import to_dict
@@ -20,13 +19,13 @@ def probe(ctx, unit: Unit) -> list[dict]:
     encoder = _encoder(ctx, unit, unit.deps[0] if unit.deps else None)
     config = ctx.config
     inputs = {"kind": unit.kind, "fingerprint": encoder.fingerprint, "prefix": encoder.prefix,
-              "corpora": ctx.corpora.stamp(), "probe": _probe_settings(ctx),
+              "corpora": ctx.corpora.stamp(), "probe": _probe_settings(ctx, encoder),
               "retrieval": to_dict(config.retrieval)}
 
     def work(folder: Path) -> list[dict]:
-        embed = embedder(encoder, _probe(ctx), progress=True)
+        embed = embedder(encoder, config.probe, progress=True)
         return corpora_rows(embed, ctx.corpora.aligned, ctx.corpora.mining,
-                            probe=_probe(ctx), retrieval=config.retrieval)
+                            probe=config.probe, retrieval=config.retrieval)
 
     return ctx.units.run(unit.name, inputs, work, shared=False)
 
@@ -38,8 +37,8 @@ def phase_cka(ctx, unit: Unit) -> dict:
     inputs = _pair_inputs(ctx, unit, base, encoder, texts)
 
     def work(folder: Path) -> dict:
-        a = embedder(base, _probe(ctx))(texts)
-        b = embedder(encoder, _probe(ctx))(texts)
+        a = embedder(base, ctx.config.probe)(texts)
+        b = embedder(encoder, ctx.config.probe)(texts)
         grid = cka_grid(a, b, ctx.config.probe.cka_kind)
         return {"diagonal": [float(grid[i, i]) for i in range(len(grid))],
                 "rows": grid_rows(grid, "en")}
@@ -54,8 +53,8 @@ def condition_cka(ctx, unit: Unit) -> list[dict]:
     inputs = _pair_inputs(ctx, unit, enc_a, enc_b, texts)
 
     def work(folder: Path) -> list[dict]:
-        values = cka_layers(embedder(enc_a, _probe(ctx))(texts),
-                            embedder(enc_b, _probe(ctx))(texts), ctx.config.probe.cka_kind)
+        values = cka_layers(embedder(enc_a, ctx.config.probe)(texts),
+                            embedder(enc_b, ctx.config.probe)(texts), ctx.config.probe.cka_kind)
         return [{"language": "en", "layer": layer, "metric": "cka", "value": float(v)}
                 for layer, v in enumerate(values)]
 
@@ -73,16 +72,17 @@ def _pair_inputs(ctx, unit: Unit, enc_a, enc_b, texts) -> dict:
     from probe.cache import texts_digest
 
     return {"kind": unit.kind, "a": enc_a.fingerprint, "b": enc_b.fingerprint,
-            "texts": texts_digest(texts), "probe": _probe_settings(ctx)}
+            "texts": texts_digest(texts), "probe": _probe_settings(ctx, enc_a)}
 
 
-def _probe(ctx):
-    """The probe config with its dtype resolved for this machine (part of every cache key)."""
-    from probe.embed import resolve_dtype
+def _probe_settings(ctx, encoder) -> dict:
+    """The probe settings with the dtype resolved for this machine: a record made in bf16
+    is not reused where ``auto`` now means fp32 (the embedding cache keys the same way)."""
+    import torch
 
-    probe = ctx.config.probe
-    return replace(probe, dtype=resolve_dtype(probe.dtype, probe.device))
+    from probe.device import resolve_dtype
 
-
-def _probe_settings(ctx) -> dict:
-    return to_dict(_probe(ctx))
+    probe, config = ctx.config.probe, encoder.config
+    dtype = resolve_dtype(probe.dtype, torch.device(encoder.device), config.hidden_size,
+                          getattr(config, "intermediate_size", 4 * config.hidden_size))
+    return {**to_dict(probe), "dtype": dtype, "device": None}

@@ -52,17 +52,18 @@ def test_limit_takes_a_seeded_subset_in_original_order(local_tasks):
     assert len(seen) > 1  # the seed matters
 
 
-def test_debian_task_without_folder_says_how_to_get_one():
-    with pytest.raises(ValueError, match=r"has no data folder yet: run `xalign fetch debian`"):
-        load_examples(get_task("debian-section"), "train")
+def test_task_without_folder_says_how_to_give_one():
+    with pytest.raises(ValueError, match=r"'ccg' has no data folder yet: pass a path"):
+        load_examples(get_task("ccg"), "train")
 
 
-def test_debian_section_reads_labels_from_meta_json(tmp_path):
+def test_local_task_reads_labels_from_meta_json(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(
-        {"name": "debian-section", "format": "single", "labels": ["admin", "games"],
+        {"name": "sections", "format": "single", "labels": ["admin", "games"],
          "languages": ["de", "en"]}))
     write_jsonl(tmp_path / "test.de.jsonl", [{"id": "a", "text": "Spiel", "label": "games"}])
-    task = get_task("debian-section").with_path(tmp_path)
+    task = Task("sections", "single", LocalSource(str(tmp_path)), None, {}, ("de", "en"),
+                "accuracy", "target")
     assert load_examples(task, "test", language="de")[0]["label"] == 1
 
 

@@ -41,12 +41,11 @@ def test_hub_sources_carry_the_real_ids_configs_and_label_orders():
                                              "stanfordnlp/snli", "pietrolesci/nli_fever"]
 
 
-def test_debian_tasks_wait_for_a_folder():
-    section = get_task("debian-section")
-    assert section.source == LocalSource(None) and section.labels is None
-    assert set(section.languages) == {"de", "fr", "es", "it", "ja", "ru", "pl", "uk", "en"}
-    assert get_task("debian-match-section").labels == ("match", "mismatch")
-    assert get_task("debian-choice").format == "multiple_choice"
+def test_targets_name_their_english_training_task():
+    assert get_task("xquad").train_task == get_task("mlqa").train_task == "squad-v1"
+    assert get_task("xnli").train_task == "mnli"
+    assert get_task("pawsx").train_task is None  # its own English train split
+    assert get_task("mnli").train_size == 392_702
 
 
 def test_unknown_name_lists_known_tasks_and_suggests_close_ones():
@@ -84,7 +83,7 @@ def test_hub_task_must_map_every_field_of_its_format():
 
 
 def test_with_path_returns_a_copy_pointing_at_the_folder(tmp_path):
-    section = get_task("debian-section")
+    section = get_task("ccg")
     local = section.with_path(tmp_path)
     assert local.source == LocalSource(str(tmp_path)) and local.name == section.name
     assert section.source.path is None  # the registered task is unchanged
@@ -102,7 +101,8 @@ def test_cli_lists_every_task_as_an_aligned_table(capsys):
 
     assert main(["tasks"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["name", "format", "role", "metric", "source", "languages"]
+    assert lines[0].split() == ["name", "format", "role", "metric", "train_task", "source",
+                                "languages"]
     assert len(lines) == 1 + len(list_tasks())
     starts = {line.index("intermediate") if "intermediate" in line else line.index("target")
               for line in lines[1:]}
