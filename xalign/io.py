@@ -102,6 +102,21 @@ def save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def write_npy_rows(path: Path, rows, *, dtype=np.float32, chunk: int = 65536) -> None:
+    """Write an (n, d) array-like (e.g. a memory map) as ``.npy`` in row chunks.
+
+    Plain ``write`` calls, not a writable memory map: on a full disk a write through a
+    memory map kills the process with SIGBUS, a plain write raises ENOSPC. Memory stays
+    bounded by one chunk. Not atomic by itself: use inside :func:`atomic_dir`.
+    """
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": tuple(int(s) for s in rows.shape)}
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for start in range(0, rows.shape[0], chunk):
+            fh.write(np.ascontiguousarray(rows[start:start + chunk], dtype=dtype).tobytes())
+
+
 def json_safe(obj):
     """``obj`` with non-finite floats (NaN, inf) replaced by None: strict JSON has neither."""
     if isinstance(obj, float):

@@ -9,7 +9,6 @@ from pathlib import Path
 from xalign.commands.common import add_model_options, load_model, probe_config, read_lines
 
 log = logging.getLogger(__name__)
-CHUNK = 65536  # rows per copy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,12 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from probe.cache import embed_layers
     from probe.embed import resolve_layers
     from xalign.errors import writing
-    from xalign.io import atomic_dir, json_text
+    from xalign.io import atomic_dir, json_text, write_npy_rows
 
     probe = probe_config(args)
     texts = read_lines(args.input)
@@ -43,12 +40,7 @@ def run(args: argparse.Namespace) -> int:
                          progress=True)  # all layers, memory-mapped from the cache
     with writing(args.out), atomic_dir(args.out) as tmp:
         for i in layer_ids:  # copied in row chunks: memory stays bounded for any n
-            out = np.lib.format.open_memmap(tmp / f"layer_{i:02d}.npy", mode="w+",
-                                            dtype=np.float32, shape=stack.shape[1:])
-            for start in range(0, len(texts), CHUNK):
-                out[start:start + CHUNK] = stack[i, start:start + CHUNK]
-            out.flush()
-            del out
+            write_npy_rows(tmp / f"layer_{i:02d}.npy", stack[i])
         (tmp / "meta.json").write_text(json_text({
             "model": args.model, "fingerprint": enc.fingerprint, "input": str(args.input),
             "n": len(texts), "dim": int(stack.shape[2]), "layers": layer_ids,
