@@ -45,6 +45,36 @@ class Context:
 
         return load_corpora(self.config)
 
+    def check_data(self) -> None:
+        """Load every split and corpus the plan reads, so a missing or unreachable dataset
+        stops the run before the first unit trains, not at task four."""
+        from finetune.data import load_examples
+        from xalign.errors import user_input
+
+        kinds = {u.kind for u in self.plan.units}
+        needs = {}  # (task, split) -> languages
+        for unit in self.plan.units:
+            if unit.kind in ("task_difficulty", "selection", "phase1") and unit.inter_task:
+                for name in unit.inter_task.split("+"):
+                    needs[(name, "train")] = (None,)
+                    if unit.kind == "task_difficulty":
+                        needs[(name, "validation")] = (None,)
+            elif unit.kind == "phase2":
+                needs[(unit.train_task, "train")] = (None,)
+            elif unit.kind == "zeroshot":
+                target = self.tasks[unit.eval_task]
+                needs[(unit.eval_task, "test")] = tuple(self.ft.languages or target.languages)
+        if any(u.kind == "phase1" and not u.inter_task for u in self.plan.units):
+            for name in self.ft.intermediate_tasks:  # a task-level condition picks one
+                needs[(name, "train")] = (None,)
+        for (name, split), languages in needs.items():
+            for language in languages:
+                where = f"task {name!r}, {split} split" + (f" ({language})" if language else "")
+                with user_input(where):
+                    load_examples(self.tasks[name], split, language=language, limit=1)
+        if kinds & {"probe", "phase_cka", "condition_cka"}:
+            self.corpora  # noqa: B018  (loads and checks every probing corpus)
+
     def base_path(self, model: str) -> str:
         return str(self.encoder(model).path)
 
@@ -86,6 +116,8 @@ def execute(plan: Plan, run_dir: Path, *, on_unit=None) -> Context:
                "phase_cka": steps.phase_cka, "condition_cka": steps.condition_cka}
     rank, world = _join_ranks()
     ctx = Context(plan, Path(run_dir), Units(run_dir, on_done=on_unit))
+    if any(ctx.units.record(u.name) is None for u in plan.units):
+        ctx.check_data()
     probing = [u for u in plan.units if u.kind in PROBING]
     elsewhere = [u for i, u in enumerate(probing) if i % world != rank]
     skip = {u.name for u in elsewhere}
