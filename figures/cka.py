@@ -1,6 +1,7 @@
 """Layer x layer CKA heatmaps from ``results/cka_grid.csv`` rows.
 
-Rows: model, condition, seed, phase_a, phase_b, language, layer_a, layer_b, value.
+Rows: model, condition, inter_task, seed, phase_a, phase_b, train_task, language, layer_a,
+layer_b, value.
 Linear CKA (Kornblith et al. 2019) lies in [0, 1], so every colour bar is fixed to [0, 1]
 and grids from different panels or figures are directly comparable.
 """
@@ -27,8 +28,8 @@ from figures.tables import (
     select,
 )
 
-COLUMNS = ("model", "condition", "seed", "phase_a", "phase_b", "language", "layer_a",
-           "layer_b", "value")
+COLUMNS = ("model", "condition", "inter_task", "seed", "phase_a", "phase_b", "train_task",
+           "language", "layer_a", "layer_b", "value")
 CMAP = "viridis"  # perceptually uniform and colour-blind safe
 
 

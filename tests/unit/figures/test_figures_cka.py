@@ -15,8 +15,9 @@ def cka_value(condition: str, phase_b: int, a: int, b: int, seed: int) -> float:
 
 def grid_rows() -> list[dict]:
     return [
-        {"model": "tiny", "condition": c, "seed": s, "phase_a": 0, "phase_b": p,
-         "language": "en", "layer_a": a, "layer_b": b, "value": cka_value(c, p, a, b, s)}
+        {"model": "tiny", "condition": c, "inter_task": "x", "seed": s, "phase_a": 0,
+         "phase_b": p, "train_task": "t" if p == 2 else "", "language": "en", "layer_a": a,
+         "layer_b": b, "value": cka_value(c, p, a, b, s)}
         for c in ("easy", "hard") for s in (0, 1) for p in (1, 2)
         for b in range(3) for a in range(3)
     ]
