@@ -87,9 +87,13 @@ def _draw_bands(ax: Axes, cells: dict[str, dict[int, list[float]]], order: list[
     return most
 
 
-def _band_note(n_seeds: int, n_languages: int) -> str:
-    band = f"band: 95% t-interval over {n_seeds} seeds" if n_seeds > 1 else "1 seed: no band"
-    return f"mean over {n_languages} languages; {band}"
+def _finish(fig: Figure, phase: int, n_seeds: int, n_languages: int, title: str) -> None:
+    """Title lines short enough for one column, legend below (the axes keep the width)."""
+    band = f"band: 95% t-interval, {n_seeds} seeds" if n_seeds > 1 else "1 seed: no band"
+    fig.suptitle(f"phase {phase} ({PHASE_NAMES.get(phase, '?')})\n"
+                 f"mean of {n_languages} language{'s' if n_languages != 1 else ''}; {band}")
+    fig.set_figheight(3.2)
+    fig.legend(loc="outside lower center", ncols=3, title=title, frameon=False)
 
 
 def _label_of(condition_key: str, inter_key: str, rows: Rows):
@@ -136,10 +140,7 @@ def plot_condition_curves(rows: RowSource, *, metric: str, phase: int,
     fig, (ax,) = new_figure()
     n_seeds = _draw_bands(ax, cells, order)
     ax.set_ylabel(metric_label(metric, [r["value"] for r in table]))
-    n_languages = len({r["language"] for r in table})
-    fig.suptitle(f"phase {phase} ({PHASE_NAMES.get(phase, '?')})\n"
-                 f"{_band_note(n_seeds, n_languages)}")
-    fig.legend(loc="outside right upper", title="condition", frameon=False)
+    _finish(fig, phase, n_seeds, len({r["language"] for r in table}), "condition")
     return fig
 
 
@@ -172,9 +173,6 @@ def plot_condition_cka(rows: RowSource, *, where: Mapping[str, Any] | None = Non
     n_seeds = _draw_bands(ax, cells, sorted(cells))
     ax.set_ylim(0.0, 1.02)
     ax.set_ylabel(f"{table[0]['metric']} between conditions")
-    phase = table[0]["phase"]
-    n_languages = len({r["language"] for r in table})
-    fig.suptitle(f"phase {phase} ({PHASE_NAMES.get(phase, '?')})\n"
-                 f"{_band_note(n_seeds, n_languages)}")
-    fig.legend(loc="outside right upper", title="conditions", frameon=False)
+    _finish(fig, table[0]["phase"], n_seeds, len({r["language"] for r in table}),
+            "conditions")
     return fig

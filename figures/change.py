@@ -51,14 +51,22 @@ def ols_band(
     return fit, fit - half, fit + half
 
 
+def _number(value: Any, spec: str) -> str:
+    """A statistic, or "n/a" where the table has none (NaN, or an empty CSV column)."""
+    if isinstance(value, int | float) and np.isfinite(value):
+        return format(value, spec)
+    return "n/a"
+
+
 def stats_text(corr: Mapping[str, Any]) -> str:
-    """The panel's statistic lines, e.g. ``Pearson r = 0.61 [0.20, 0.85]``; NaN shows as nan."""
-    return (
-        f"Pearson r = {corr['pearson']:.2f} [{corr['pearson_lo']:.2f}, {corr['pearson_hi']:.2f}]\n"
-        f"Spearman \u03c1 = {corr['spearman']:.2f} "
-        f"[{corr['spearman_lo']:.2f}, {corr['spearman_hi']:.2f}], p = {corr['p_value']:.3g}\n"
-        f"n = {int(corr['n_checkpoints'])} checkpoints, {int(corr['n_seeds'])} seeds"
-    )
+    """The panel's statistic lines, e.g. ``Pearson r = 0.61 [0.20, 0.85]``."""
+    def est(key: str) -> str:
+        return (f"{_number(corr[key], '.2f')} [{_number(corr[key + '_lo'], '.2f')}, "
+                f"{_number(corr[key + '_hi'], '.2f')}]")
+
+    return (f"Pearson r = {est('pearson')}\n"
+            f"Spearman \u03c1 = {est('spearman')}, p = {_number(corr['p_value'], '.3g')}\n"
+            f"n = {int(corr['n_checkpoints'])} checkpoints, {int(corr['n_seeds'])} seeds")
 
 
 @figure_function

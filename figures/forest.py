@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from figures.style import PALETTE, SINGLE_COLUMN, figure_function, new_figure
@@ -89,6 +90,7 @@ def plot_contrast_forest(rows: RowSource, *, where: Mapping[str, Any] | None = N
                 gid=f"{'primary' if primary else 'estimate'}:{i}")
         ax.text(1.02, y, p_text(row), transform=side, va="center", fontsize=7)
     ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # tick labels such as -0.025 never touch
     ax.set_yticks(ys, [row_label(r, varying) for r in table])
     for tick, row in zip(ax.get_yticklabels(), table, strict=True):
         if row["role"] == "primary":

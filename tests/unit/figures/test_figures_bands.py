@@ -43,9 +43,10 @@ def test_condition_curves_average_languages_per_seed_then_band_over_seeds():
         np.testing.assert_allclose([ys.min(), ys.max()],
                                    [(per_seed.mean(0) - half).min(),
                                     (per_seed.mean(0) + half).max()], atol=1e-12)
-    assert "band: 95% t-interval over 2 seeds" in fig.get_suptitle()
-    assert "mean over 3 languages" in fig.get_suptitle()
-    assert inside_figure(fig, ax.xaxis.label) and inside_figure(fig, ax.yaxis.label)
+    assert fig.get_suptitle() == ("phase 1 (after intermediate)\nmean of 3 languages; band: "
+                                  "95% t-interval, 2 seeds")
+    for artist in (ax.xaxis.label, ax.yaxis.label, fig._suptitle, fig.legends[0]):
+        assert inside_figure(fig, artist)
 
 
 def test_condition_curves_need_one_train_task_and_label_several_inter_tasks():
