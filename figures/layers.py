@@ -48,9 +48,10 @@ PANELS_PER_ROW = 3  # conditions of several intermediate tasks wrap onto more ro
 LEGEND_ROWS = 12  # entries per legend column, so a 36-language legend still fits the height
 
 
-def _metric_rows(rows: RowSource, metric: str, where: Mapping[str, Any] | None) -> Rows:
+def _metric_rows(rows: RowSource, metric: str, where: Mapping[str, Any] | None,
+                 columns: tuple[str, ...] = COLUMNS) -> Rows:
     table = read_rows(rows)
-    require_columns(table, COLUMNS, "alignment rows")
+    require_columns(table, columns, "alignment rows")
     chosen = select(table, where, metric=metric)
     if not chosen:
         raise ValueError(
@@ -85,7 +86,8 @@ def plot_layer_curves(
     Raises:
         ValueError: no rows for the metric, or a column other than hue/layer/seed varies.
     """
-    table = _metric_rows(rows, metric, where)
+    # only the columns drawn are required: `xalign retrieve` draws rows without conditions
+    table = _metric_rows(rows, metric, where, ("metric", "layer", "value", hue))
     # a condition's intermediate task goes with it (none has ""), if each has one task
     follows = {"inter_task"} if hue == "condition" else set()
     check_single(table, {hue, "layer", "seed", "value", *follows}, "alignment rows")

@@ -68,3 +68,12 @@ def test_grids_layout_one_panel_per_where_and_one_colour_bar():
     assert len(colour_bars) == 1 and colour_bars[0].get_ylim() == (0.0, 1.0)
     with pytest.raises(ValueError, match="panels is empty"):
         plot_cka_grids(grid_rows(), [])
+
+
+def test_heatmap_of_a_standalone_grid_without_checkpoint_columns():
+    # `xalign cka` writes grids of one model pair: no inter_task or train_task
+    rows = [{k: v for k, v in r.items() if k not in ("inter_task", "train_task")}
+            for r in grid_rows() if r["condition"] == "easy" and r["phase_b"] == 1]
+    fig = plot_cka_heatmap(rows)
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), expected_grid("easy", 1),
+                               atol=1e-12)

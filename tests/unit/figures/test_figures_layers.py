@@ -61,8 +61,17 @@ def test_layer_curves_refuse_to_mix_slices():
     with pytest.raises(ValueError, match="'inter_task' has several values"):
         plot_layer_curves(two_tasks, metric="tatoeba_en2xx", hue="condition",
                           where={"phase": 1, "language": "de"})
-    with pytest.raises(ValueError, match="alignment rows: missing column 'model'"):
+    with pytest.raises(ValueError, match="alignment rows: missing column 'layer'"):
         plot_layer_curves([{"metric": "m", "value": 1.0}], metric="m")
+
+
+def test_layer_curves_of_rows_without_checkpoint_columns():
+    # `xalign retrieve` writes one pretrained model's rows: no inter_task or train_task
+    rows = [{"model": "m", "condition": "none", "seed": 0, "phase": 0, "language": lang,
+             "layer": k, "metric": "tatoeba_en2xx", "value": 0.1 * k + (lang == "fr")}
+            for lang in ("de", "fr") for k in range(3)]
+    fig = plot_layer_curves(rows, metric="tatoeba_en2xx")
+    np.testing.assert_allclose(_lines(fig.axes[0], "curve:")["fr"].get_ydata(), [1.0, 1.1, 1.2])
 
 
 def test_phase_curves_mean_over_languages_with_min_max_band():
