@@ -14,7 +14,6 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 logger = logging.getLogger(__name__)
 
@@ -48,38 +47,20 @@ def _resample_weights(clusters: np.ndarray, n_clusters: int, rng, size: int) -> 
     With one cluster per observation this is the ordinary pairs bootstrap.
     """
     draws = rng.integers(0, n_clusters, size=(size, n_clusters))
-    counts = np.zeros((size, n_clusters))
-    np.add.at(counts, (np.arange(size)[:, None], draws), 1.0)
-    return counts[:, clusters]
+    offsets = np.arange(size)[:, None] * n_clusters  # one bincount for all rows
+    counts = np.bincount((draws + offsets).ravel(), minlength=size * n_clusters)
+    return counts.reshape(size, n_clusters)[:, clusters].astype(np.float64)
 
 
-def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Pearson r of the samples that repeat (x_i, y_i) w[b, i] times; (b,), NaN if constant.
-
-    x, y: (n,) or (b, n); w: (b, n) non-negative integer weights.
-    """
-    x, y = np.broadcast_to(x, w.shape), np.broadcast_to(y, w.shape)
-    total = w.sum(axis=1, keepdims=True)
-    xc = x - (w * x).sum(axis=1, keepdims=True) / total
-    yc = y - (w * y).sum(axis=1, keepdims=True) / total
-    den = np.sqrt((w * xc * xc).sum(axis=1) * (w * yc * yc).sum(axis=1))
-    used = w > 0
-    # Exact test for a constant resample: rounding residue in the mean would give +-1.
-    defined = (_spread(x, used) > 0) & (_spread(y, used) > 0) & (den > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(defined, (w * xc * yc).sum(axis=1) / den, np.nan)
-    return np.clip(r, -1.0, 1.0)
-
-
-def _spread(values: np.ndarray, used: np.ndarray) -> np.ndarray:
-    return np.where(used, values, -np.inf).max(axis=1) - np.where(used, values, np.inf).min(axis=1)
-
-
-def _weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Mid-ranks (ties averaged) each x_i has in the sample repeating it w[b, i] times; (b, n).
+def _weighted_ranks(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-ranks (ties averaged) each x_i has in the sample repeating it w[b, i] times.
 
     A tie group holding G repeated values after `below` smaller ones occupies ranks
     below+1 .. below+G, so its mid-rank is below + (G + 1) / 2, as scipy's rankdata gives.
+
+    Returns:
+        ranks (b, n), and (b,) the number of distinct values drawn: a resample with one
+        is constant, whatever rounding the mean of its values leaves.
     """
     order = np.argsort(x, kind="stable")
     ordered = x[order]
@@ -89,21 +70,66 @@ def _weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     mid = np.cumsum(size, axis=1) - size + (size + 1) / 2
     ranks = np.empty_like(w)
     ranks[:, order] = mid[:, group_of]
-    return ranks
+    return ranks, np.count_nonzero(size, axis=1)
 
 
-def _bootstrap(x, y, clusters: np.ndarray, *, n_boot: int, seed: int):
-    """Pearson and Spearman on n_boot cluster resamples, (n_boot,) each."""
+def _side(v: np.ndarray, w: np.ndarray, total: np.ndarray) -> tuple:
+    """One variable of the weighted samples: centred values and ranks, their sums of
+    squares, and the number of distinct values drawn."""
+    ranks, distinct = _weighted_ranks(v, w)
+
+    def centred(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = a - (w * a).sum(axis=1, keepdims=True) / total
+        return c, (w * c * c).sum(axis=1)
+
+    return (*centred(np.broadcast_to(v, w.shape)), *centred(ranks), distinct)
+
+
+def _both(xs: tuple, ys: tuple, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Pearson of the values and of the ranks (Spearman), (b,) each; NaN where a
+    resample is constant on either side."""
+    defined = (xs[4] > 1) & (ys[4] > 1)
+    out = []
+    for xc, sxx, yc, syy in ((xs[0], xs[1], ys[0], ys[1]), (xs[2], xs[3], ys[2], ys[3])):
+        den = np.sqrt(sxx * syy)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(defined & (den > 0), (w * xc * yc).sum(axis=1) / den, np.nan)
+        out.append(np.clip(r, -1.0, 1.0))
+    return out[0], out[1]
+
+
+def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson r of the samples that repeat (x_i, y_i) w[b, i] times; (b,), NaN if constant.
+
+    x, y: (n,); w: (b, n) non-negative integer weights.
+    """
+    total = w.sum(axis=1, keepdims=True)
+    return _both(_side(x, w, total), _side(y, w, total), w)[0]
+
+
+def _bootstrap(x: np.ndarray, y: np.ndarray, clusters: np.ndarray, *, n_boot: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson and Spearman of every column of x (n, L) with y on n_boot cluster resamples.
+
+    All columns see the same resamples, and y's part is computed once per resample.
+
+    Returns:
+        (pearson, spearman), each (L, n_boot).
+    """
     rng = np.random.default_rng(seed)
     n_clusters = int(clusters.max()) + 1
     chunk = max(1, _CHUNK_CELLS // x.shape[0])
-    pearson, spearman = [], []
+    pearson = np.empty((x.shape[1], n_boot))
+    spearman = np.empty((x.shape[1], n_boot))
     for start in range(0, n_boot, chunk):
-        w = _resample_weights(clusters, n_clusters, rng, min(chunk, n_boot - start))
-        pearson.append(_weighted_pearson(x, y, w))
-        # Ranks within each resample (ties averaged), as spearmanr does on that sample.
-        spearman.append(_weighted_pearson(_weighted_ranks(x, w), _weighted_ranks(y, w), w))
-    return np.concatenate(pearson), np.concatenate(spearman)
+        stop = min(n_boot, start + chunk)
+        w = _resample_weights(clusters, n_clusters, rng, stop - start)
+        total = w.sum(axis=1, keepdims=True)
+        ys = _side(y, w, total)
+        for col in range(x.shape[1]):
+            pearson[col, start:stop], spearman[col, start:stop] = _both(
+                _side(x[:, col], w, total), ys, w)
+    return pearson, spearman
 
 
 def _interval(values: np.ndarray, ci: float) -> tuple[float, float]:
@@ -171,27 +197,39 @@ def correlate(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, 
             or a clusters sequence of the wrong length.
     """
     x, y = _validate(x, y)
+    return _correlate_columns(x[:, None], y, n_boot=n_boot, seed=seed, ci=ci,
+                              clusters=clusters)[0]
+
+
+def _correlate_columns(x: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, ci: float,
+                       clusters: Sequence | None) -> list[dict]:
+    """:func:`correlate` of every column of x (n, L) with y (n,), one resampling for all."""
     if not 0.0 < ci < 1.0:
         raise ValueError(f"correlate ci must be in (0, 1); got {ci}")
     if n_boot < 0:
         raise ValueError(f"correlate n_boot must be >= 0; got {n_boot}")
     n = int(x.shape[0])
     codes = _cluster_codes(clusters, n)
-    out = {f"{key}{part}": float("nan") for key in CORR_KEYS for part in ("", "_lo", "_hi", "_p")}
-    out.update(n=n, n_clusters=int(codes.max()) + 1)
-    if _is_constant(x) or _is_constant(y):
+    empty = {f"{key}{part}": float("nan") for key in CORR_KEYS
+             for part in ("", "_lo", "_hi", "_p")}
+    rows = [{**empty, "n": n, "n_clusters": int(codes.max()) + 1} for _ in range(x.shape[1])]
+    live = [col for col in range(x.shape[1])
+            if not (_is_constant(x[:, col]) or _is_constant(y))]
+    if len(live) < x.shape[1]:
         logger.warning("correlate: constant input (zero variance), correlation is NaN; n=%d", n)
-        return out
     ones = np.ones((1, n))
-    out["pearson"] = float(_weighted_pearson(x, y, ones)[0])
-    out["spearman"] = float(_weighted_pearson(rankdata(x), rankdata(y), ones)[0])
-    if n_boot > 0 and out["n_clusters"] > 1:
-        boot = dict(zip(CORR_KEYS, _bootstrap(x, y, codes, n_boot=n_boot, seed=seed),
-                        strict=True))
-        for key, values in boot.items():
-            out[f"{key}_lo"], out[f"{key}_hi"] = _interval(values, ci)
-            out[f"{key}_p"] = _bootstrap_p(values)
-    return out
+    total = ones.sum(axis=1, keepdims=True)
+    ys = _side(y, ones, total)
+    for col in live:
+        pearson, spearman = _both(_side(x[:, col], ones, total), ys, ones)
+        rows[col]["pearson"], rows[col]["spearman"] = float(pearson[0]), float(spearman[0])
+    if n_boot > 0 and rows[0]["n_clusters"] > 1 and live:
+        boot = _bootstrap(x[:, live], y, codes, n_boot=n_boot, seed=seed)
+        for key, values in zip(CORR_KEYS, boot, strict=True):
+            for i, col in enumerate(live):
+                rows[col][f"{key}_lo"], rows[col][f"{key}_hi"] = _interval(values[i], ci)
+                rows[col][f"{key}_p"] = _bootstrap_p(values[i])
+    return rows
 
 
 def layer_predictiveness(change: np.ndarray, accuracy_change: np.ndarray, *,
@@ -199,8 +237,8 @@ def layer_predictiveness(change: np.ndarray, accuracy_change: np.ndarray, *,
                          seed: int = 0, clusters: Sequence | None = None) -> list[dict]:
     """Correlate each layer's representation change with the accuracy change.
 
-    Every layer uses the same ``seed``, so all layers see the same bootstrap resamples of
-    observations (a paired comparison across layers).
+    All layers see the same bootstrap resamples of observations (a paired comparison
+    across layers); the result equals :func:`correlate` of each column with this seed.
 
     Args:
         change: (n_obs, L) representation-change measure per observation and layer.
@@ -226,6 +264,8 @@ def layer_predictiveness(change: np.ndarray, accuracy_change: np.ndarray, *,
     if len(labels) != change.shape[1]:
         raise ValueError(f"layer_predictiveness got {len(labels)} layer labels for "
                          f"{change.shape[1]} columns of change {change.shape}")
-    return [{"layer": label, **correlate(change[:, col], acc, n_boot=n_boot, seed=seed,
-                                         clusters=clusters)}
-            for col, label in enumerate(labels)]
+    for col in range(change.shape[1]):
+        _validate(change[:, col], acc)  # n >= 3, finite: the checks correlate makes
+    found = _correlate_columns(change, acc, n_boot=n_boot, seed=seed, ci=0.95,
+                               clusters=clusters)
+    return [{"layer": label, **row} for label, row in zip(labels, found, strict=True)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import math
@@ -114,14 +115,15 @@ def test_answer_comes_first_with_the_hand_computed_primary_contrasts(full_run):
     assert headings[:3] == ["Answer", "Smallest resolvable difference", "Run summary"]
     assert "Robustness" not in headings  # issue 12 fills robustness_section later
     answer = text.split("## Answer")[1].split("## Smallest")[0]
-    assert "**tatoeba_en2xx at layer 4** (hidden_states index) **after intermediate training**" in answer
+    assert ("**tatoeba_en2xx at layer 4** (hidden_states index) **after intermediate "
+            "training**") in answer
     for a, b in (("hard", "easy"), ("easy", "random"), ("hard", "random"), ("random", "none")):
         d = per_seed("tatoeba_en2xx", a, b)
         lo, hi = stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d))
-        line = (f"- **{a} \u2212 {b}** ({INTER}): training on ")
-        numbers = (f"changed tatoeba_en2xx at layer 4 after intermediate training by {d.mean():+.3f} "
-                   f"(95% CI {lo:+.3f} to {hi:+.3f}, exact sign-flip p = {sign_flip(d):.3g}, "
-                   f"n = 5 seeds).")
+        line = f"- **{a} \u2212 {b}** ({INTER}): training on "
+        numbers = (f"changed tatoeba_en2xx at layer 4 after intermediate training by "
+                   f"{d.mean():+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, exact sign-flip p = "
+                   f"{sign_flip(d):.3g}, n = 5 seeds).")
         assert line in answer and numbers in answer, (a, b)
     zs = np.array([np.mean([zs_value("hard", s, lang) - zs_value("easy", s, lang)
                             for lang in LANGS]) for s in SEEDS])
@@ -167,6 +169,24 @@ def test_exploratory_contrasts_zeroshot_and_change_tables(full_run):
             f"{head['spearman_hi']:.2f}]") in text
     assert "n = 15 checkpoints from 5 seeds" in text
     assert "| easy vs random | 4 |" in text  # condition CKA at the headline layer
+
+
+def test_zeroshot_contrasts_in_the_csv_equal_a_recomputation_from_zeroshot_csv(full_run):
+    run, _ = full_run
+    with (run / "results" / "zeroshot.csv").open(newline="") as handle:
+        scores = [r for r in csv.DictReader(handle) if r["language"] != "en"]
+    with (run / "results" / "contrasts.csv").open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["metric"] == "zeroshot_accuracy"]
+    assert len(rows) == 4 and all(r["layer"] == "" and r["n_seeds"] == "5" for r in rows)
+    for row in rows:
+        a, b = row["contrast"].split("-")
+        mean = {(c, s): np.mean([float(r["value"]) for r in scores
+                                 if r["condition"] == c and r["seed"] == str(s)])
+                for c in (a, b) for s in SEEDS}
+        d = np.array([mean[(a, s)] - mean[(b, s)] for s in SEEDS])
+        lo, hi = stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d))
+        got = [float(row[k]) for k in ("estimate", "ci_low", "ci_high", "p_value")]
+        assert got == pytest.approx([d.mean(), lo, hi, sign_flip(d)], abs=1e-12), row
 
 
 def test_figures_links_sidecars_and_determinism(full_run, tmp_path):

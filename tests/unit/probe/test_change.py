@@ -51,9 +51,9 @@ def test_bootstrap_drops_constant_resamples_like_scipy_nan():
     assert np.isnan(pear).sum() > 0
     assert out["pearson_lo"] == pytest.approx(np.nanpercentile(pear, 2.5), abs=1e-12)
     assert out["pearson_hi"] == pytest.approx(np.nanpercentile(pear, 97.5), abs=1e-12)
-    # Percentiles barely move when constant resamples slip in as +-1, so check the helper.
-    rows = _weighted_pearson(np.array([[0.1, 0.1, 0.1], [0.1, 0.7, 0.2]]),
-                             np.array([[0.8, 0.8, 0.8], [0.8, 0.2, 0.1]]), np.ones((2, 3)))
+    # Percentiles barely move when constant resamples slip in as +-1, so check the helper:
+    # weights (3, 0, 0) draw the first pair three times, a constant sample
+    rows = _weighted_pearson(x, y, np.array([[3.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
     assert np.isnan(rows[0]) and rows[1] == pytest.approx(stats.pearsonr(x, y)[0])
 
 
