@@ -1,6 +1,7 @@
 """Layer x layer CKA heatmaps from ``results/cka_grid.csv`` rows.
 
-Rows: model, condition, seed, phase_a, phase_b, language, layer_a, layer_b, value.
+Rows: model, condition, inter_task, seed, phase_a, phase_b, train_task, language, layer_a,
+layer_b, value.
 Linear CKA (Kornblith et al. 2019) lies in [0, 1], so every colour bar is fixed to [0, 1]
 and grids from different panels or figures are directly comparable.
 """
@@ -27,8 +28,8 @@ from figures.tables import (
     select,
 )
 
-COLUMNS = ("model", "condition", "seed", "phase_a", "phase_b", "language", "layer_a",
-           "layer_b", "value")
+# the columns a grid is drawn from; `xalign cka` writes grids without an inter_task
+DRAWN = ("condition", "phase_a", "phase_b", "language", "layer_a", "layer_b", "value")
 CMAP = "viridis"  # perceptually uniform and colour-blind safe
 
 
@@ -105,7 +106,7 @@ def plot_cka_heatmap(
         ValueError: nothing matches, several grids match, or a cell is missing.
     """
     table = read_rows(grid_rows)
-    require_columns(table, COLUMNS, "cka_grid rows")
+    require_columns(table, DRAWN, "cka_grid rows")
     fig, (ax,) = new_figure()
     image = _draw_grid(ax, _grid_rows(table, where), title)
     fig.colorbar(image, ax=ax, label="linear CKA")
@@ -139,7 +140,7 @@ def plot_cka_grids(
     if titles is not None and len(titles) != len(panels):
         raise ValueError(f"plot_cka_grids: {len(titles)} titles for {len(panels)} panels")
     table = read_rows(grid_rows)
-    require_columns(table, COLUMNS, "cka_grid rows")
+    require_columns(table, DRAWN, "cka_grid rows")
     ncols = max(1, min(ncols, len(panels)))
     nrows = -(-len(panels) // ncols)
     fig, axes = new_figure(ncols, nrows=nrows, double=ncols > 1)

@@ -1,8 +1,9 @@
 """Layer-wise alignment curves from ``results/alignment.csv`` rows.
 
-Rows: model, condition, seed, phase, language, layer, metric, value (one value per row).
-Rows that differ only in ``seed`` are averaged before drawing; any other column that still
-varies must be chosen with ``where`` (or be the ``hue``), so no two slices are mixed.
+Rows: model, condition, inter_task, seed, phase, train_task, language, layer, metric, value
+(one value per row). Rows that differ only in ``seed`` are averaged before drawing; any
+other column that still varies must be chosen with ``where`` (or be the ``hue``), so no
+two slices are mixed. Conditions compared with seed bands: :mod:`figures.bands`.
 """
 
 from __future__ import annotations
@@ -36,18 +37,21 @@ from figures.tables import (
     read_rows,
     require_columns,
     select,
+    sort_key,
 )
 
-COLUMNS = ("model", "condition", "seed", "phase", "language", "layer", "metric", "value")
+COLUMNS = ("model", "condition", "inter_task", "seed", "phase", "train_task", "language",
+           "layer", "metric", "value")
 MARKERS = ("o", "s", "^", "D", "v")
 DASHES = ("-", "--", "-.", ":")
-PANELS_PER_ROW = 3  # conditions such as easy:<task> for many tasks wrap onto more rows
+PANELS_PER_ROW = 3  # conditions of several intermediate tasks wrap onto more rows
 LEGEND_ROWS = 12  # entries per legend column, so a 36-language legend still fits the height
 
 
-def _metric_rows(rows: RowSource, metric: str, where: Mapping[str, Any] | None) -> Rows:
+def _metric_rows(rows: RowSource, metric: str, where: Mapping[str, Any] | None,
+                 columns: tuple[str, ...] = COLUMNS) -> Rows:
     table = read_rows(rows)
-    require_columns(table, COLUMNS, "alignment rows")
+    require_columns(table, columns, "alignment rows")
     chosen = select(table, where, metric=metric)
     if not chosen:
         raise ValueError(
@@ -82,8 +86,14 @@ def plot_layer_curves(
     Raises:
         ValueError: no rows for the metric, or a column other than hue/layer/seed varies.
     """
-    table = _metric_rows(rows, metric, where)
-    check_single(table, {hue, "layer", "seed", "value"}, "alignment rows")
+    # only the columns drawn are required: `xalign retrieve` draws rows without conditions
+    table = _metric_rows(rows, metric, where, ("metric", "layer", "value", hue))
+    # a condition's intermediate task goes with it (none has ""), if each has one task
+    follows = {"inter_task"} if hue == "condition" else set()
+    check_single(table, {hue, "layer", "seed", "value", *follows}, "alignment rows")
+    for label in distinct(table, hue) if follows else ():
+        check_single(select(table, {hue: label}), {hue, "layer", "seed", "value"},
+                     "alignment rows")
     curves = mean_by(table, (hue, "layer"))
     labels = distinct(curves, hue)
     fig, (ax,) = new_figure(double=len(labels) > len(PALETTE))
@@ -122,22 +132,26 @@ def plot_phase_curves(
     *,
     metric: str,
     language: str | None = None,
+    train_task: str | None = None,
     where: Mapping[str, Any] | None = None,
 ) -> Figure:
     """Layer-wise alignment per phase (line styles), one panel per condition, shared y axis.
 
     With ``language=None`` each line is the mean over languages (of per-language seed
-    means) and the shaded band spans the min to max across languages.
+    means) and the shaded band spans the min to max across languages. A panel is one
+    condition; with several intermediate tasks, one (condition, inter_task).
 
     Args:
         rows: alignment rows (or a path to alignment.csv).
         metric: the alignment metric to draw.
         language: one language's curves, or None for the mean over languages.
+        train_task: the phase-2 rows to draw when several target tasks were trained
+            (phases 0 and 1 precede any target and are always kept).
         where: further column values selecting one slice, e.g. ``{"model": "xlmr"}``.
 
     Returns:
-        The Figure; lines have ``gid`` ``"phase:<condition>:<phase>"`` and bands
-        ``"band:<condition>:<phase>"``.
+        The Figure; lines have ``gid`` ``"phase:<panel>:<phase>"`` and bands
+        ``"band:<panel>:<phase>"``.
 
     Raises:
         ValueError: no rows for the metric, or a column such as ``model`` varies.
@@ -147,17 +161,27 @@ def plot_phase_curves(
         table = select(table, language=language)
         if not table:
             raise ValueError(f"alignment rows: no rows for language={language!r}")
-    check_single(table, {"condition", "phase", "language", "layer", "seed", "value"},
-                 "alignment rows")
-    per_language = mean_by(table, ("condition", "phase", "language", "layer"))
-    conditions = distinct(per_language, "condition")
-    ncols = min(len(conditions), PANELS_PER_ROW)
-    fig, axes = new_figure(ncols, nrows=-(-len(conditions) // ncols), double=ncols > 2,
+    if train_task is not None:
+        table = [r for r in table if r["phase"] != 2 or r["train_task"] == train_task]
+    check_single([r for r in table if r["phase"] == 2], {"condition", "inter_task", "language",
+                                                         "layer", "seed", "value"},
+                 "phase-2 alignment rows")
+    check_single(table, {"condition", "inter_task", "phase", "train_task", "language", "layer",
+                         "seed", "value"}, "alignment rows")
+    several = len({r["inter_task"] for r in table if r["inter_task"]}) > 1
+    for row in table:
+        task = row["inter_task"]
+        row["panel"] = f"{row['condition']} ({task})" if several and task else row["condition"]
+    per_language = mean_by(table, ("panel", "phase", "language", "layer"))
+    panels = sorted(distinct(per_language, "panel"),
+                    key=lambda p: sort_key("condition", p.split(" (")[0]) + (p,))
+    ncols = min(len(panels), PANELS_PER_ROW)
+    fig, axes = new_figure(ncols, nrows=-(-len(panels) // ncols), double=ncols > 2,
                            sharey=True)
     n_languages = len(distinct(per_language, "language"))
-    for ax, condition in zip(axes, conditions, strict=False):
-        _draw_phases(ax, select(per_language, condition=condition), condition)
-    for ax in axes[len(conditions):]:
+    for ax, panel in zip(axes, panels, strict=False):
+        _draw_phases(ax, select(per_language, panel=panel), panel)
+    for ax in axes[len(panels):]:
         ax.set_visible(False)
     what = f"mean over {n_languages} languages" if n_languages > 1 else table[0]["language"]
     label = metric_label(metric, [r["value"] for r in per_language])
@@ -165,7 +189,7 @@ def plot_phase_curves(
         ax.set_ylabel(label)
     # a long y label would be clipped by a short panel: the averaging goes above the panels
     fig.suptitle(what)
-    fig.legend(*_phase_legend(axes[: len(conditions)]), loc="outside lower center", ncols=2,
+    fig.legend(*_phase_legend(axes[: len(panels)]), loc="outside lower center", ncols=2,
                frameon=False)
     return fig
 

@@ -18,7 +18,9 @@ Rows = list[dict[str, Any]]
 RowSource = str | Path | Sequence[Mapping[str, Any]]
 
 # Display order of the intermediate conditions; unknown labels follow alphabetically.
-CONDITION_ORDER = {"none": 0, "easy": 1, "hard": 2}
+CONDITION_ORDER = {c: i for i, c in enumerate(("none", "easy", "hard", "ambiguous", "random",
+                                               "full", "multi", "task_easiest",
+                                               "task_hardest"))}
 
 
 def read_rows(source: RowSource) -> Rows:
@@ -92,7 +94,7 @@ def select(rows: Rows, where: Mapping[str, Any] | None = None, **equals: Any) ->
 
 
 def sort_key(column: str, value: Any) -> tuple:
-    """Display order: conditions none/easy/hard first, language "avg" last, else natural."""
+    """Display order: conditions in CONDITION_ORDER first, language "avg" last, else natural."""
     if column == "condition":
         return (CONDITION_ORDER.get(value, len(CONDITION_ORDER)), str(value))
     if column == "language":

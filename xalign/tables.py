@@ -50,6 +50,22 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
     # example-level difficulty of one intermediate task, every model and seed
     "cartography": ("model", "seed", "task", "id", "label", "confidence", "variability",
                     "correctness", "subset"),
+    # derived by xalign.pipeline.analysis.analyse (docs/statistics.md):
+    # a minus b of two conditions paired by seed; target "" at phase 1, the train task at
+    # phase 2, the evaluated target for zeroshot_<metric>; layer empty for zero-shot;
+    # role "primary" (the config's headline and every zero-shot row) or "exploratory"
+    "contrasts": ("model", "target", "phase", "metric", "layer", "contrast", "inter_task",
+                  "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n_seeds", "sd",
+                  "role"),
+    # correlation of representation change with zero-shot change across checkpoints
+    # (analysis between_checkpoint) or within checkpoints across languages (within_language)
+    "change_vs_accuracy": ("model", "target", "analysis", "measure", "layer", "pearson",
+                           "pearson_lo", "pearson_hi", "spearman", "spearman_lo",
+                           "spearman_hi", "p_value", "p_adjusted", "n_checkpoints",
+                           "n_seeds", "n_points", "role"),
+    # one checkpoint's changes averaged over languages (the between-checkpoint points)
+    "change_points": ("model", "target", "measure", "layer", "condition", "inter_task", "seed",
+                      "change", "accuracy_change"),
 }
 
 

@@ -1,81 +1,96 @@
-"""write_report on synthetic run directories: numbers in report.md equal hand computations."""
+"""write_report on a synthetic run (new table schema): the numbers equal hand computations."""
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import math
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
+from xalign.config import load_config
+from xalign.pipeline.analysis import analyse, zeroshot_intervals
 from xalign.report import write_report
+from xalign.stats import minimum_detectable_effect
+from xalign.tables import write_tables
 
-CONDITIONS, SEEDS, PHASES, LANGS, LAYERS = ("none", "easy", "hard"), (0, 1), (0, 1, 2), \
-    ("de", "fr"), range(4)
-
-
-def align_value(metric: str, c: str, s: int, p: int, lang: str, k: int) -> float:
-    peak = {("tatoeba_en2xx", "de"): 2, ("tatoeba_en2xx", "fr"): 1}.get((metric, lang), 3)
-    base = {"none": 0.5, "easy": 0.6, "hard": 0.55}[c] + (0.05 if lang == "fr" else 0.0)
-    return round(base + 0.1 * p - 0.05 * abs(k - peak) + 0.01 * s, 6)
-
-
-def zs_value(c: str, s: int, lang: str) -> float:
-    return round({"none": 0.40, "easy": 0.45, "hard": 0.50}[c]
-                 + {"de": 0.02, "fr": 0.04, "avg": 0.03}[lang] + 0.003 * s, 6)
+SEEDS, LANGS, LAYERS = range(5), ("de", "fr", "ja"), range(5)
+INTER, TARGET, MODEL = "debian-match-section", "debian-section", "e5-small"
+CONDITIONS = {"none": "", "easy": INTER, "hard": INTER, "random": INTER}
+SHIFT = {"none": 0.0, "easy": 0.02, "hard": 0.035, "random": 0.01}
+METRICS = ("tatoeba_en2xx", "cka_en_xx")
 
 
-CORR = [
-    ("delta_cka_en_xx", 1, 0.3, 0.0, 0.6, 0.25, -0.1, 0.55, 12),
-    ("delta_cka_en_xx", 2, 0.5, 0.1, 0.8, -0.61, -0.85, -0.2, 12),
-    ("delta_tatoeba_en2xx", 1, 0.2, -0.2, 0.5, 0.4, 0.0, 0.7, 12),
-]
-DIFFICULTY = [("hellaswag", 200, 0.62, 0.9, 1), ("sst2", 200, 0.08, 0.1, 3),
-              ("mnli", 200, 0.35, 0.5, 2)]
+def wobble(*key) -> float:
+    """Seed-to-seed noise in [-0.01, 0.01], different for every key and the same in every
+    process (crc32, not hash(): str hashes are salted per process)."""
+    return ((zlib.crc32(repr(key).encode()) % 2001) - 1000) / 100000
 
 
-def _write(path: Path, header: list[str], rows: list) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+def align_value(metric, c, s, p, lang, k) -> float:
+    base = 0.4 + 0.05 * k - 0.01 * LANGS.index(lang) + (0.1 if metric == "cka_en_xx" else 0)
+    moved = (SHIFT[c] + 0.002 * k) * (p > 0) + (0.02 if p == 2 else 0.0)
+    return round(base + moved + (wobble(metric, c, s, p, lang, k) if p else 0.0), 6)
 
 
-def make_run(root: Path) -> Path:
-    res = root / "results"
-    res.mkdir(parents=True)
-    (root / "config.yaml").write_text("experiment:\n  name: demo-run\nseeds: [0, 1]\n")
-    _write(res / "alignment.csv", ["model", "condition", "seed", "phase", "language", "layer",
-                                   "metric", "value"],
-           [["tiny", c, s, p, lang, k, m, align_value(m, c, s, p, lang, k)]
-            for m in ("cka_en_xx", "tatoeba_en2xx") for c in CONDITIONS for s in SEEDS
-            for p in PHASES for lang in LANGS for k in LAYERS])
-    _write(res / "cka_grid.csv", ["model", "condition", "seed", "phase_a", "phase_b", "language",
-                                  "layer_a", "layer_b", "value"],
-           [["tiny", c, 0, 0, p, "en", a, b, round(0.9 - 0.1 * abs(a - b) - 0.05 * p, 6)]
-            for c in ("easy", "hard") for p in (0, 1, 2) for a in LAYERS for b in LAYERS])
-    _write(res / "zeroshot.csv", ["model", "condition", "seed", "task", "language", "metric",
-                                  "value", "n"],
-           [["tiny", c, s, "xnli", lang, "accuracy", zs_value(c, s, lang), 50]
-            for c in CONDITIONS for s in SEEDS for lang in ("de", "fr", "avg")])
-    _write(res / "change_vs_accuracy.csv", ["measure", "layer", "pearson", "pearson_lo",
-                                            "pearson_hi", "spearman", "spearman_lo",
-                                            "spearman_hi", "n"], CORR)
-    _write(res / "change_points.csv", ["measure", "layer", "model", "condition", "seed",
-                                       "language", "change", "accuracy_change"],
-           [[m, k, "tiny", c, s, lang, 0.1 * i + 0.01 * k, 0.5 * i - 0.02 * s]
-            for m, k in (("delta_cka_en_xx", 1), ("delta_cka_en_xx", 2),
-                         ("delta_tatoeba_en2xx", 1))
-            for i, c in enumerate(("easy", "hard")) for s in SEEDS for lang in LANGS])
-    _write(res / "cartography_xnli.csv", ["id", "label", "confidence", "variability",
-                                          "correctness", "subset"],
-           [[i, i % 3, 0.1 * i, 0.03 * i, 0.1 * i, ("easy", "hard", "")[i % 3]]
-            for i in range(10)])
-    _write(res / "task_difficulty.csv", ["task", "budget_steps", "dev_error",
-                                         "normalised_error", "rank"], DIFFICULTY)
+def zs_value(c, s, lang) -> float:
+    return 0.9 if lang == "en" else round(0.5 + 1.5 * SHIFT[c] + wobble("zs", c, s, lang), 3)
+
+
+def base_tables(seeds=SEEDS) -> dict[str, list[dict]]:
+    alignment, zeroshot, grid, cond_cka = [], [], [], []
+    for c, inter in CONDITIONS.items():
+        for s in seeds:
+            key = {"model": MODEL, "condition": c, "inter_task": inter, "seed": s}
+            for p in (0, 1, 2):
+                task = TARGET if p == 2 else ""
+                alignment += [{**key, "phase": p, "train_task": task, "language": lang,
+                               "layer": k, "metric": m, "value": align_value(m, c, s, p, lang, k)}
+                              for m in METRICS for lang in LANGS for k in LAYERS]
+                alignment += [{**key, "phase": p, "train_task": task, "language": "en",
+                               "layer": k, "metric": "cka_vs_phase0",
+                               "value": round(1 - p * (0.05 + SHIFT[c]) * k / 4, 6)}
+                              for k in LAYERS]
+                if p and s == 0:
+                    grid += [{**key, "phase_a": 0, "phase_b": p, "train_task": task,
+                              "language": "en", "layer_a": a, "layer_b": b,
+                              "value": round(0.9 - 0.1 * abs(a - b) - 0.05 * p, 6)}
+                             for a in LAYERS for b in LAYERS]
+            zeroshot += [{**key, "train_task": TARGET, "target": TARGET, "language": lang,
+                          "metric": "accuracy", "value": zs_value(c, s, lang), "n": 160}
+                         for lang in ("en", *LANGS)]
+    for s in seeds:
+        for b in ("hard", "random"):
+            cond_cka += [{"model": MODEL, "seed": s, "phase": 1, "train_task": "",
+                          "condition_a": "easy", "inter_task_a": INTER, "condition_b": b,
+                          "inter_task_b": INTER, "language": "en", "layer": k, "metric": "cka",
+                          "value": round(1 - 0.03 * k - 0.02 * (b == "random") + 0.002 * s, 6)}
+                         for k in LAYERS]
+    difficulty = [{"model": MODEL, "seed": s, "task": t, "format": "pair", "metric": "accuracy",
+                   "budget_steps": 100, "dev_score": d, "baseline_score": 0.5,
+                   "normalised_error": e, "rank": r}
+                  for s in seeds for t, d, e, r in ((INTER, 0.7, 0.6, 1), ("sst2", 0.9, 0.2, 2))]
+    carto = [{"model": MODEL, "seed": 0, "task": INTER, "id": i, "label": i % 2,
+              "confidence": 0.1 * i, "variability": 0.03 * i, "correctness": 0.1 * i,
+              "subset": ("easy", "hard", "")[i % 3]} for i in range(9)]
+    return {"alignment": alignment, "zeroshot": zeroshot_intervals(zeroshot), "cka_grid": grid,
+            "condition_cka": cond_cka, "task_difficulty": difficulty,
+            f"cartography_{INTER}": carto}
+
+
+def make_run(root: Path, seeds=SEEDS) -> Path:
+    tables = base_tables(seeds)
+    config = load_config(None, ["analysis.n_boot=200"])
+    tables.update(analyse(tables, config))
+    write_tables(root / "results", tables)
+    (root / "config.yaml").write_text("name: demo-run\n")
     return root
 
 
@@ -85,89 +100,140 @@ def full_run(tmp_path_factory):
     return run, write_report(run).read_text(encoding="utf-8")
 
 
-def best_layer(metric: str, c: str, p: int, lang: str) -> tuple[int, float]:
-    means = [np.mean([align_value(metric, c, s, p, lang, k) for s in SEEDS]) for k in LAYERS]
-    return int(np.argmax(means)), float(max(means))
+def per_seed(metric, a, b, layer=4, phase=1) -> np.ndarray:
+    return np.array([np.mean([align_value(metric, a, s, phase, lang, layer)
+                              - align_value(metric, b, s, phase, lang, layer) for lang in LANGS])
+                     for s in SEEDS])
 
 
-def test_best_layer_tables_match_hand_computation(full_run):
+def sign_flip(d) -> float:
+    sums = [abs(np.dot(signs, d)) for signs in itertools.product((-1, 1), repeat=len(d))]
+    return float(np.mean(np.array(sums) >= abs(d.sum()) - 1e-12))
+
+
+def test_answer_comes_first_with_the_hand_computed_primary_contrasts(full_run):
     _, text = full_run
-    section = text.split("### tatoeba_en2xx (tiny)")[1].split("###")[0]
-    for c in CONDITIONS:
-        for p in PHASES:
-            cells = [f"{v:.3f} ({k})" for k, v in (best_layer("tatoeba_en2xx", c, p, lang)
-                                                   for lang in LANGS)]
-            assert f"| {c} | {p} | {cells[0]} | {cells[1]} |" in section
-    assert best_layer("tatoeba_en2xx", "easy", 1, "de")[0] == 2
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[:3] == ["Answer", "Smallest resolvable difference", "Run summary"]
+    assert "Robustness" not in headings  # issue 12 fills robustness_section later
+    answer = text.split("## Answer")[1].split("## Smallest")[0]
+    assert ("**tatoeba_en2xx at layer 4** (hidden_states index) **after intermediate "
+            "training**") in answer
+    for a, b in (("hard", "easy"), ("easy", "random"), ("hard", "random"), ("random", "none")):
+        d = per_seed("tatoeba_en2xx", a, b)
+        lo, hi = stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d))
+        line = f"- **{a} \u2212 {b}** ({INTER}): training on "
+        numbers = (f"changed tatoeba_en2xx at layer 4 after intermediate training by "
+                   f"{d.mean():+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, exact sign-flip p = "
+                   f"{sign_flip(d):.3g}, n = 5 seeds).")
+        assert line in answer and numbers in answer, (a, b)
+    zs = np.array([np.mean([zs_value("hard", s, lang) - zs_value("easy", s, lang)
+                            for lang in LANGS]) for s in SEEDS])
+    assert (f"changed zero-shot {TARGET} accuracy (mean over 3 non-English languages) by "
+            f"{zs.mean():+.3f}") in answer
+    assert "Zero-shot transfer to debian-section (e5-small):" in answer
 
 
-def test_findings_are_numbers_from_the_tables(full_run):
+def test_resolution_section_states_the_floor_and_sizes(full_run):
     _, text = full_run
-    per = {c: np.mean([best_layer("tatoeba_en2xx", c, 1, lang)[1] for lang in LANGS])
-           for c in CONDITIONS}
-    line = (f"- tatoeba_en2xx at the best layer, phase 1 (after intermediate): "
-            f"none {per['none']:.3f} vs easy {per['easy']:.3f} vs hard {per['hard']:.3f} "
-            f"(mean over 2 languages)")
-    assert line in text
-    assert ("- largest |Spearman| between change and accuracy change: delta_cka_en_xx at "
-            "layer 2, rho = -0.61 [-0.85, -0.20], n = 12") in text
-    avg = {c: np.mean([zs_value(c, s, "avg") for s in SEEDS]) for c in CONDITIONS}
-    assert (f"xnli zero-shot accuracy, avg over non-English languages (tiny, mean over 2 "
-            f"seeds): none {avg['none']:.3f}, easy {avg['easy']:.3f}, hard {avg['hard']:.3f}"
-            ) in text
-    assert ("- task difficulty: hardest hellaswag (normalised dev error 0.900), easiest sst2 "
-            "(0.100), 3 tasks") in text
+    section = text.split("## Smallest resolvable difference")[1].split("## ")[0]
+    assert ("cannot give p below 2/2^5 = 0.0625: **no contrast of this run can be "
+            "significant at 0.05, whatever its size**") in section
+    d = per_seed("tatoeba_en2xx", "hard", "easy")
+    sd = d.std(ddof=1)
+    half = stats.t.ppf(0.975, 4) * sd / math.sqrt(5)
+    mde = minimum_detectable_effect(sd, 5)
+    assert (f"| {MODEL} | hard-easy | {INTER} | tatoeba_en2xx L4 | 5 | {sd:.4f} | {half:.4f} | "
+            f"{mde:.4f} |") in section
 
 
-def test_tables_for_zeroshot_correlations_and_difficulty(full_run):
-    _, text = full_run
-    for lang in ("de", "fr", "avg"):
-        cells = " | ".join(f"{np.mean([zs_value(c, s, lang) for s in SEEDS]):.3f}"
-                           for c in CONDITIONS)
-        assert f"| {lang} | {cells} |" in text
-    assert ("| delta_cka_en_xx | 2 | 0.500 [0.100, 0.800] | -0.610 [-0.850, -0.200] | 12 |"
-            in text)
-    rows = re.findall(r"^\| (\d) \| (\w+) \| 200 \| ([\d.]+) \| ([\d.]+) \|$", text, re.M)
-    assert rows == [("1", "hellaswag", "0.620", "0.900"), ("2", "mnli", "0.350", "0.500"),
-                    ("3", "sst2", "0.080", "0.100")]
-    assert "| easy | 4 |" in text and "| (none) | 3 |" in text  # cartography subset counts
-
-
-def test_title_summary_links_and_determinism(full_run, tmp_path):
+def test_exploratory_contrasts_zeroshot_and_change_tables(full_run):
     run, text = full_run
-    assert text.startswith("# xalign report: demo-run\n")
-    assert "- conditions: none, easy, hard" in text and "- languages: de, fr" in text
-    assert "- phases: 0, 1, 2" in text and "- seeds: 0, 1" in text
+    section = text.split("## Contrasts at the headline layer")[1].split("\n## ")[0]
+    assert "### phase 1 (after intermediate), layer 4 (e5-small)" in section
+    rows = json.loads((run / "results" / "contrasts.json").read_text())
+    cka = next(r for r in rows if r["metric"] == "cka_en_xx" and r["layer"] == 4
+               and r["phase"] == 1 and r["contrast"] == "hard-easy")
+    assert (f"| hard-easy | {INTER} | cka_en_xx | {cka['estimate']:+.3f} | "
+            f"{cka['ci_low']:+.3f}, {cka['ci_high']:+.3f} | {cka['p_value']:.3g} | "
+            f"{cka['p_adjusted']:.3g} | 5 | exploratory |") in section
+    zs = text.split("## Zero-shot cross-lingual transfer")[1].split("\n## ")[0]
+    hard_de = [zs_value("hard", s, "de") for s in SEEDS]
+    lows = [stats.binomtest(round(v * 160), 160).proportion_ci(method="wilson") for v in hard_de]
+    cell = (f"{np.mean(hard_de):.3f} \u00b1 {np.std(hard_de, ddof=1):.3f} "
+            f"[{np.mean([c.low for c in lows]):.3f}, {np.mean([c.high for c in lows]):.3f}]")
+    assert re.search(rf"^\| de \|( [^|]* \|){{2}} {re.escape(cell)} \|", zs, re.M)
+    change = json.loads((run / "results" / "change_vs_accuracy.json").read_text())
+    head = next(r for r in change if r["role"] == "primary")
+    assert (head["measure"], head["layer"], head["n_checkpoints"], head["n_seeds"]) == \
+        ("delta_tatoeba_en2xx_p1", 4, 15, 5)
+    assert (f"Spearman \u03c1 = {head['spearman']:.2f} [{head['spearman_lo']:.2f}, "
+            f"{head['spearman_hi']:.2f}]") in text
+    assert "n = 15 checkpoints from 5 seeds" in text
+    assert "| easy vs random | 4 |" in text  # condition CKA at the headline layer
+
+
+def test_zeroshot_contrasts_in_the_csv_equal_a_recomputation_from_zeroshot_csv(full_run):
+    run, _ = full_run
+    with (run / "results" / "zeroshot.csv").open(newline="") as handle:
+        scores = [r for r in csv.DictReader(handle) if r["language"] != "en"]
+    with (run / "results" / "contrasts.csv").open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["metric"] == "zeroshot_accuracy"]
+    assert len(rows) == 4 and all(r["layer"] == "" and r["n_seeds"] == "5" for r in rows)
+    for row in rows:
+        a, b = row["contrast"].split("-")
+        mean = {(c, s): np.mean([float(r["value"]) for r in scores
+                                 if r["condition"] == c and r["seed"] == str(s)])
+                for c in (a, b) for s in SEEDS}
+        d = np.array([mean[(a, s)] - mean[(b, s)] for s in SEEDS])
+        lo, hi = stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d))
+        got = [float(row[k]) for k in ("estimate", "ci_low", "ci_high", "p_value")]
+        assert got == pytest.approx([d.mean(), lo, hi, sign_flip(d)], abs=1e-12), row
+
+
+def test_figures_links_sidecars_and_determinism(full_run, tmp_path):
+    run, text = full_run
     links = re.findall(r"\]\((figures/[^)]+)\)", text)
-    assert len(links) == 2 * 10  # PNG + PDF for each of the 10 figures
+    assert len(links) % 2 == 0 and len(links) >= 2 * 10
     for link in links:
         assert (run / link).is_file() and (run / link).stat().st_size > 0
-    assert "change_delta_cka_en_xx_layer2" in text  # the strongest layer of that measure
-    sidecar = json.loads((run / "figures" / "cka_grids.json").read_text())
-    assert [(p["condition"], p["phase_a"], p["phase_b"]) for p in sidecar["params"]["panels"]] \
-        == [("easy", 0, 1), ("easy", 0, 2), ("hard", 0, 1), ("hard", 0, 2)]  # no 0-vs-0 grid
-    assert sidecar["figure_function"] == "plot_cka_grids"
+    for stem in ("forest_p1", "zeroshot_debian-section_accuracy", "condition_cka_cka_p1",
+                 "conditions_tatoeba_en2xx_p1", "change_debian-section_delta_tatoeba_en2xx_p1_"
+                 "layer4", "task_difficulty", f"cartography_{INTER}", "cka_grids"):
+        assert f"figures/{stem}.png" in text, stem
+    sidecar = json.loads((run / "figures" / "forest_p1.json").read_text())
+    assert sidecar["figure_function"] == "plot_contrast_forest"
     assert not list(run.rglob("*.tmp"))
     again = shutil.copytree(run, tmp_path / "again", ignore=shutil.ignore_patterns("figures"))
     (again / "report.md").unlink()
     assert write_report(again).read_text(encoding="utf-8") == text
 
 
+def test_one_seed_says_there_is_no_test(tmp_path):
+    run = make_run(tmp_path / "one", seeds=(0,))
+    for path in (run / "results").glob("*.csv"):  # the answer needs these two; fewer figures
+        if path.stem not in ("contrasts", "zeroshot", "change_vs_accuracy"):
+            path.unlink()
+    text = write_report(run).read_text(encoding="utf-8")
+    answer = text.split("## Answer")[1].split("## Smallest")[0]
+    assert "n = 1 seed). With 1 seed there is no interval and no test" in answer
+    assert "95% CI n/a, exact sign-flip p = n/a" in answer
+    assert "cannot give p below 2/2^1 = 1" in text
+
+
 def test_missing_tables_skip_their_sections(tmp_path):
     run = make_run(tmp_path / "partial")
-    for name in ("zeroshot", "change_points", "cka_grid"):
+    for name in ("zeroshot", "change_points", "cka_grid", "condition_cka", "contrasts",
+                 "change_vs_accuracy", f"cartography_{INTER}", "alignment"):
         (run / "results" / f"{name}.csv").unlink()
-    _write(run / "results" / "task_difficulty.csv", ["task", "budget_steps", "dev_error",
-                                                     "normalised_error", "rank"], [])
-    (run / "results" / "cartography_xnli.csv").unlink()
     (run / "config.yaml").unlink()
     text = write_report(run).read_text(encoding="utf-8")
     assert text.startswith("# xalign report: partial\n")
-    for name in ("zeroshot", "cka_grid", "task_difficulty"):
+    assert "_No primary contrast in results/contrasts.csv" in text
+    for name in ("zeroshot", "cka_grid", "condition_cka", "contrasts", "change_vs_accuracy",
+                 "alignment"):
         assert f"_results/{name}.csv not found or empty: section skipped._" in text
-    assert "_results/change_points.csv not found or empty: scatter plots skipped._" in text
-    assert "cartography_<task>.csv not found" in text
-    assert "| delta_tatoeba_en2xx | 1 |" in text
+    assert "cartography*.csv not found" in text
     for link in re.findall(r"\]\((figures/[^)]+)\)", text):
         assert (run / link).is_file()
 
@@ -180,10 +246,10 @@ def test_bad_inputs_raise_and_cli_exit_codes(tmp_path):
     assert main(["report", str(tmp_path / "nope")]) == 2
     run = tmp_path / "bad"
     (run / "results").mkdir(parents=True)
-    _write(run / "results" / "task_difficulty.csv", ["task", "dev_error"], [["a", 0.1]])
+    (run / "results" / "task_difficulty.csv").write_text("task,dev_score\na,0.1\n")
     with pytest.raises(ValueError, match="task_difficulty.*missing column"):
         write_report(run)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["report", str(empty)]) == 0
-    assert "No result tables with findings." in (empty / "report.md").read_text()
+    assert "no answer to give" in (empty / "report.md").read_text()

@@ -1,108 +1,64 @@
-"""Relating representation change to zero-shot accuracy change across a run's grid.
+"""The pipeline's analysis step: derived tables from the base tables, as pure functions.
 
-An observation is one (model, condition, seed, language) with an intermediate phase
-(condition other than ``none``). Its accuracy change is the zero-shot accuracy of that
-condition minus the ``none`` baseline's, same model, seed and language. Its
-representation change at layer l is, for each measure:
-
-- ``delta_<metric>_p<k>``: alignment metric at phase k minus phase 0 (metrics
-  ``cka_en_xx``, ``tatoeba_en2xx``, ``bucc_f1``), per language;
-- ``cka_vs_phase0_p<k>``: CKA between phase 0 and phase k on English sentences at layer
-  l (the same for every language of a condition).
-
-The statistics are :func:`probe.change.layer_predictiveness` (Pearson, Spearman and
-bootstrap intervals per layer).
+The pipeline calls :func:`zeroshot_intervals` on the zero-shot rows before writing them,
+and :func:`analyse` once the base tables (alignment, zeroshot, ...) are complete; it writes
+what ``analyse`` returns with :func:`xalign.tables.write_tables`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
-import numpy as np
+from xalign.analysis.change import change_tables
+from xalign.analysis.contrasts import contrast_rows
+from xalign.analysis.primary import headline
+from xalign.stats import wilson_interval
 
-from probe.change import layer_predictiveness
-
-log = logging.getLogger(__name__)
-
-DELTA_METRICS = ("cka_en_xx", "tatoeba_en2xx", "bucc_f1")
-MIN_OBSERVATIONS = 6  # fewer gives degenerate bootstrap intervals (e.g. rho = -1 [-1, -1])
+BOOTSTRAP_SEED = 0  # every bootstrap of the analysis draws from this seed (reproducible)
 
 
-def accuracy_changes(zeroshot: list[dict], task: str) -> dict[tuple, float]:
-    """(model, condition, seed, language) -> accuracy minus the ``none`` baseline's.
+def analyse(tables: Mapping[str, Sequence[dict]], config) -> dict[str, list[dict]]:
+    """Contrasts and change-vs-accuracy tables of one run.
 
-    With several target tasks the conditions are ``<condition>><task>`` and the baseline
-    is ``none><task>``.
+    Args:
+        tables: the base tables by name (rows as dicts, tables.SCHEMAS); "alignment" and
+            "zeroshot" are used, a missing one counts as empty.
+        config: the ExperimentConfig; ``config.analysis`` names the headline and the
+            contrasts, ``n_boot`` the bootstrap resamples.
+
+    Returns:
+        {"contrasts", "change_vs_accuracy", "change_points"}: lists of rows (empty when
+        the run has nothing to compare, e.g. phase 0 only).
     """
-    acc = {(r["model"], r["condition"], r["seed"], r["language"]): r["value"]
-           for r in zeroshot if r["task"] == task and r["language"] != "avg"}
-    conditions = {key[1] for key in acc}
-    baseline = "none" if "none" in conditions else f"none>{task}"
-    out = {}
-    for (model, cond, seed, lang), value in acc.items():
-        base = acc.get((model, baseline, seed, lang))
-        if cond != baseline and base is not None and value is not None and lang != "en":
-            out[(model, cond, seed, lang)] = value - base
+    alignment = list(tables.get("alignment", ()))
+    zeroshot = list(tables.get("zeroshot", ()))
+    head = headline(config.analysis, alignment)
+    contrasts = contrast_rows(alignment, zeroshot, contrasts=config.analysis.contrasts,
+                              headline=head)
+    change, points = change_tables(alignment, zeroshot, headline=head,
+                                   n_boot=config.analysis.n_boot, seed=BOOTSTRAP_SEED)
+    return {"contrasts": contrasts, "change_vs_accuracy": change, "change_points": points}
+
+
+def zeroshot_intervals(rows: Sequence[dict], level: float = 0.95) -> list[dict]:
+    """Copies of zero-shot rows with the test-set interval in ci_low / ci_high.
+
+    Accuracy on n items is binomial: its interval is Wilson's, from successes =
+    round(value * n). F1 and exact match are not proportions of independent items and the
+    per-item scores are not kept, so their interval stays empty (None).
+
+    Raises:
+        ValueError: an accuracy outside [0, 1] (a percentage) or n < 1.
+    """
+    out = []
+    for row in rows:
+        low = high = None
+        if row["metric"] == "accuracy" and row["value"] is not None:
+            if not 0.0 <= row["value"] <= 1.0 or int(row["n"]) < 1:
+                raise ValueError(f"zeroshot row {row.get('target')}/{row['language']}: "
+                                 f"accuracy {row['value']} on n={row['n']} items; expected a "
+                                 f"fraction in [0, 1] and n >= 1")
+            low, high = wilson_interval(round(row["value"] * int(row["n"])), int(row["n"]),
+                                        level)
+        out.append({**row, "ci_low": low, "ci_high": high})
     return out
-
-
-def change_tables(alignment: list[dict], zeroshot: list[dict], task: str, *,
-                  phases=(1, 2), n_boot: int = 2000, seed: int = 0):
-    """Correlation rows and the observation rows behind them (results schema)."""
-    acc = accuracy_changes(zeroshot, task)
-    if not acc:
-        return [], []
-    value = {(r["model"], r["condition"], r["seed"], r["phase"], r["language"], r["layer"],
-              r["metric"]): r["value"] for r in alignment}
-    corr_rows, points = [], []
-    for measure, lookup in _measures(value, phases):
-        obs, layers = _observations(acc, lookup)
-        if len(obs) < MIN_OBSERVATIONS or not layers:
-            continue
-        change = np.array([[o["change"][layer] for layer in layers] for o in obs])
-        y = np.array([o["accuracy_change"] for o in obs])
-        for row in layer_predictiveness(change, y, layers=layers, n_boot=n_boot, seed=seed):
-            corr_rows.append({"measure": measure, **row})
-        for o in obs:
-            for layer in layers:
-                points.append({"measure": measure, "layer": layer, **o["key"],
-                               "change": o["change"][layer],
-                               "accuracy_change": o["accuracy_change"]})
-    return corr_rows, points
-
-
-def _measures(value: dict, phases):
-    """(name, lookup) pairs; lookup(model, cond, seed, lang) -> {layer: change} or None."""
-    by_key = defaultdict(dict)
-    for (model, cond, seed, phase, lang, layer, metric), v in value.items():
-        by_key[(model, cond, seed, phase, lang, metric)][layer] = v
-
-    for phase in phases:
-        for metric in DELTA_METRICS:
-            def lookup(model, cond, seed, lang, phase=phase, metric=metric):
-                now = by_key.get((model, cond, seed, phase, lang, metric))
-                before = by_key.get((model, cond, seed, 0, lang, metric))
-                if not now or not before:
-                    return None
-                return {layer: now[layer] - before[layer] for layer in now if layer in before}
-
-            yield f"delta_{metric}_p{phase}", lookup
-
-        def cka_lookup(model, cond, seed, lang, phase=phase):
-            return by_key.get((model, cond, seed, phase, "en", "cka_vs_phase0"))
-
-        yield f"cka_vs_phase0_p{phase}", cka_lookup
-
-
-def _observations(acc: dict, lookup):
-    obs = []
-    for (model, cond, seed, lang), dy in sorted(acc.items(), key=str):
-        change = lookup(model, cond, seed, lang)
-        if change:
-            key = {"model": model, "condition": cond, "seed": seed, "language": lang}
-            obs.append({"key": key, "change": change, "accuracy_change": dy})
-    if not obs:
-        return [], []
-    layers = sorted(set.intersection(*(set(o["change"]) for o in obs)))
-    return obs, layers

@@ -25,13 +25,26 @@ def alignment_value(condition: str, seed: int, phase: int, language: str, layer:
 
 
 def alignment_rows() -> list[dict]:
-    """3 conditions x 2 seeds x 3 phases x 3 languages x 4 layers, one metric."""
+    """3 conditions x 2 seeds x 3 phases x 3 languages x 4 layers, one metric (new schema:
+    easy and hard trained on intermediate task "x", phase 2 on target task "t")."""
     return [
-        {"model": "tiny", "condition": c, "seed": s, "phase": p, "language": lang, "layer": k,
+        {"model": "tiny", "condition": c, "inter_task": "" if c == "none" else "x", "seed": s,
+         "phase": p, "train_task": "t" if p == 2 else "", "language": lang, "layer": k,
          "metric": "tatoeba_en2xx", "value": alignment_value(c, s, p, lang, k)}
         for c in ("hard", "none", "easy") for s in (0, 1) for p in (0, 1, 2)
         for lang in ("ru", "de", "fr") for k in range(4)
     ]
+
+
+def inside_figure(fig, artist) -> bool:
+    """Whether the artist's drawn extent lies within the figure (nothing clipped)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # the renderer savefig uses for PNG; draws the layout
+    canvas.draw()
+    box, page = artist.get_window_extent(canvas.get_renderer()), fig.bbox
+    return (box.x0 >= page.x0 - 0.5 and box.y0 >= page.y0 - 0.5
+            and box.x1 <= page.x1 + 0.5 and box.y1 <= page.y1 + 0.5)
 
 
 def font_sizes(fig) -> list[float]:

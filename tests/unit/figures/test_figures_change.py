@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from figrows import inside_figure
 from scipy import stats
 
 from figures.change import ols_band, plot_change_vs_accuracy
 
 
 def point_rows() -> list[dict]:
+    """One point per checkpoint (changes already averaged over languages)."""
     rows = []
     for i, (c, x, y) in enumerate([("easy", 0.1, 1.0), ("hard", 0.4, 2.5), ("easy", 0.2, 0.5),
-                                   ("hard", 0.8, 3.0), ("none", 0.5, 2.0)]):
-        rows.append({"measure": "delta_cka_en_xx", "layer": 2, "model": "tiny", "condition": c,
-                     "seed": i, "language": "de", "change": x, "accuracy_change": y})
+                                   ("hard", 0.8, 3.0), ("random", 0.5, 2.0)]):
+        rows.append({"model": "tiny", "target": "t", "measure": "delta_cka_en_xx", "layer": 2,
+                     "condition": c, "inter_task": "x", "seed": i, "change": x,
+                     "accuracy_change": y})
     rows.append({**rows[0], "layer": 3, "change": 9.0})  # another layer: must not be drawn
     return rows
 
 
+def corr_row(layer, pearson, lo, hi, spearman, s_lo, s_hi, analysis="between_checkpoint"):
+    return {"model": "tiny", "target": "t", "analysis": analysis, "measure": "delta_cka_en_xx",
+            "layer": layer, "pearson": pearson, "pearson_lo": lo, "pearson_hi": hi,
+            "spearman": spearman, "spearman_lo": s_lo, "spearman_hi": s_hi, "p_value": 0.034,
+            "n_checkpoints": 5, "n_seeds": 5}
+
+
 CORR = [
-    {"measure": "delta_cka_en_xx", "layer": 2, "pearson": 0.912, "pearson_lo": 0.2,
-     "pearson_hi": 0.99, "spearman": 0.9, "spearman_lo": -0.1, "spearman_hi": 1.0, "n": 5},
-    {"measure": "delta_cka_en_xx", "layer": 3, "pearson": 0.1, "pearson_lo": -0.5,
-     "pearson_hi": 0.6, "spearman": 0.0, "spearman_lo": -0.6, "spearman_hi": 0.6, "n": 5},
+    corr_row(2, 0.912, 0.2, 0.99, 0.9, -0.1, 1.0),
+    corr_row(3, 0.1, -0.5, 0.6, 0.0, -0.6, 0.6),
+    corr_row(2, 0.3, 0.0, 0.5, 0.2, 0.1, 0.3, analysis="within_language"),  # not this plot
 ]
 
 
@@ -32,18 +41,19 @@ def test_scatter_points_and_statistics_come_from_the_tables():
     ax = fig.axes[0]
     offsets = {c.get_gid(): c.get_offsets().data.tolist() for c in ax.collections
                if (c.get_gid() or "").startswith("points:")}
-    assert offsets == {"points:none": [[0.5, 2.0]],
+    assert offsets == {"points:random": [[0.5, 2.0]],
                        "points:easy": [[0.1, 1.0], [0.2, 0.5]],
                        "points:hard": [[0.4, 2.5], [0.8, 3.0]]}
     text = next(t for t in ax.texts if t.get_gid() == "stats").get_text()
-    assert text == ("Pearson r = 0.91 [0.20, 0.99]\nSpearman \u03c1 = 0.90 [-0.10, 1.00]\n"
-                    "n = 5")
+    assert text == ("Pearson r = 0.91 [0.20, 0.99]\nSpearman \u03c1 = 0.90 [-0.10, 1.00], "
+                    "p = 0.034\nn = 5 checkpoints, 5 seeds")
     ols = next(line for line in ax.get_lines() if line.get_gid() == "ols")
     x = np.array([0.1, 0.4, 0.2, 0.8, 0.5])
     y = np.array([1.0, 2.5, 0.5, 3.0, 2.0])
     slope, intercept = np.polyfit(x, y, 1)
     np.testing.assert_allclose(ols.get_ydata(), intercept + slope * ols.get_xdata(), atol=1e-12)
-    assert ax.get_xlabel() == "representation change: delta_cka_en_xx, layer 2"
+    assert ax.get_xlabel() == "representation change\ndelta_cka_en_xx, layer 2"
+    assert inside_figure(fig, ax.xaxis.label) and inside_figure(fig, ax.yaxis.label)
     assert ax.get_ylabel() == "\u0394 zero-shot accuracy (points)"
     # The statistics sit in headroom above every point and the band.
     assert ax.get_ylim()[1] > 3.0 + 0.3 * (3.0 - 0.5)
@@ -73,6 +83,15 @@ def test_missing_correlation_row_or_points_raise():
         plot_change_vs_accuracy(point_rows(), CORR[1:], measure="delta_cka_en_xx", layer=2)
     with pytest.raises(ValueError, match="no rows for measure='cka_vs_phase0'"):
         plot_change_vs_accuracy(point_rows(), CORR, measure="cka_vs_phase0", layer=2)
+
+
+def test_long_measure_names_are_not_clipped():
+    rows = [{**r, "measure": "delta_tatoeba_en2xx_dedup_p2"} for r in point_rows()]
+    corr = [{**c, "measure": "delta_tatoeba_en2xx_dedup_p2"} for c in CORR]
+    fig = plot_change_vs_accuracy(rows, corr, measure="delta_tatoeba_en2xx_dedup_p2", layer=2)
+    ax = fig.axes[0]
+    assert inside_figure(fig, ax.xaxis.label)
+    assert inside_figure(fig, next(t for t in ax.texts if t.get_gid() == "stats"))
 
 
 def test_two_points_draw_no_fit():

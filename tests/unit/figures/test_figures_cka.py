@@ -15,8 +15,9 @@ def cka_value(condition: str, phase_b: int, a: int, b: int, seed: int) -> float:
 
 def grid_rows() -> list[dict]:
     return [
-        {"model": "tiny", "condition": c, "seed": s, "phase_a": 0, "phase_b": p,
-         "language": "en", "layer_a": a, "layer_b": b, "value": cka_value(c, p, a, b, s)}
+        {"model": "tiny", "condition": c, "inter_task": "x", "seed": s, "phase_a": 0,
+         "phase_b": p, "train_task": "t" if p == 2 else "", "language": "en", "layer_a": a,
+         "layer_b": b, "value": cka_value(c, p, a, b, s)}
         for c in ("easy", "hard") for s in (0, 1) for p in (1, 2)
         for b in range(3) for a in range(3)
     ]
@@ -67,3 +68,12 @@ def test_grids_layout_one_panel_per_where_and_one_colour_bar():
     assert len(colour_bars) == 1 and colour_bars[0].get_ylim() == (0.0, 1.0)
     with pytest.raises(ValueError, match="panels is empty"):
         plot_cka_grids(grid_rows(), [])
+
+
+def test_heatmap_of_a_standalone_grid_without_checkpoint_columns():
+    # `xalign cka` writes grids of one model pair: no inter_task or train_task
+    rows = [{k: v for k, v in r.items() if k not in ("inter_task", "train_task")}
+            for r in grid_rows() if r["condition"] == "easy" and r["phase_b"] == 1]
+    fig = plot_cka_heatmap(rows)
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), expected_grid("easy", 1),
+                               atol=1e-12)

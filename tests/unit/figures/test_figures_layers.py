@@ -56,8 +56,22 @@ def test_layer_curves_refuse_to_mix_slices():
         plot_layer_curves(alignment_rows(), metric="tatoeba_en2xx", where={"phase": 0})
     with pytest.raises(ValueError, match=r"metrics present: \['tatoeba_en2xx'\]"):
         plot_layer_curves(alignment_rows(), metric="bucc_f1")
-    with pytest.raises(ValueError, match="alignment rows: missing column 'model'"):
+    two_tasks = alignment_rows() + [{**r, "inter_task": "y"} for r in alignment_rows()
+                                    if r["condition"] == "easy"]
+    with pytest.raises(ValueError, match="'inter_task' has several values"):
+        plot_layer_curves(two_tasks, metric="tatoeba_en2xx", hue="condition",
+                          where={"phase": 1, "language": "de"})
+    with pytest.raises(ValueError, match="alignment rows: missing column 'layer'"):
         plot_layer_curves([{"metric": "m", "value": 1.0}], metric="m")
+
+
+def test_layer_curves_of_rows_without_checkpoint_columns():
+    # `xalign retrieve` writes one pretrained model's rows: no inter_task or train_task
+    rows = [{"model": "m", "condition": "none", "seed": 0, "phase": 0, "language": lang,
+             "layer": k, "metric": "tatoeba_en2xx", "value": 0.1 * k + (lang == "fr")}
+            for lang in ("de", "fr") for k in range(3)]
+    fig = plot_layer_curves(rows, metric="tatoeba_en2xx")
+    np.testing.assert_allclose(_lines(fig.axes[0], "curve:")["fr"].get_ydata(), [1.0, 1.1, 1.2])
 
 
 def test_phase_curves_mean_over_languages_with_min_max_band():
@@ -97,8 +111,9 @@ def test_phase_curves_one_language_has_no_band():
 
 
 def test_many_lines_stay_distinguishable_and_the_legend_fits():
-    rows = [{"model": "m", "condition": "none", "seed": 0, "phase": 0, "language": f"l{i:02d}",
-             "layer": k, "metric": "cka_en_xx", "value": (i * 7 + k * 3) % 10 / 10}
+    rows = [{"model": "m", "condition": "none", "inter_task": "", "seed": 0, "phase": 0,
+             "train_task": "", "language": f"l{i:02d}", "layer": k, "metric": "cka_en_xx",
+             "value": (i * 7 + k * 3) % 10 / 10}
             for i in range(20) for k in range(3)]
     fig = plot_layer_curves(rows, metric="cka_en_xx")
     lines = _lines(fig.axes[0], "curve:").values()
@@ -110,16 +125,29 @@ def test_many_lines_stay_distinguishable_and_the_legend_fits():
 
 
 def test_phase_curves_wrap_many_conditions_onto_rows():
-    rows = [{**r, "condition": f"{r['condition']}:{task}"}
+    rows = [{**r, "inter_task": task}
             for task in ("mnli", "sst2") for r in alignment_rows() if r["condition"] != "none"]
     fig = plot_phase_curves(rows, metric="tatoeba_en2xx", language="de")
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == [
-        f"condition: {c}" for c in ("easy:mnli", "easy:sst2", "hard:mnli", "hard:sst2")]
+        f"condition: {c}" for c in ("easy (mnli)", "easy (sst2)", "hard (mnli)", "hard (sst2)")]
     positions = sorted({round(ax.get_position().y0, 3) for ax in panels})
     assert len(positions) == 2  # 4 panels, 3 per row
-    line = _lines(panels[3], "phase:")["hard:sst2:1"]
+    line = _lines(panels[3], "phase:")["hard (sst2):1"]
     expected = [np.mean([alignment_value("hard", s, 1, "de", k) for s in (0, 1)])
                 for k in range(4)]
     np.testing.assert_allclose(line.get_ydata(), expected, atol=1e-12)
     assert panels[3].get_ylabel().startswith("Tatoeba")  # first panel of the second row
+
+
+def test_phase_curves_keep_one_train_task_at_phase_two():
+    rows = alignment_rows() + [{**r, "train_task": "u", "value": r["value"] + 1.0}
+                               for r in alignment_rows() if r["phase"] == 2]
+    with pytest.raises(ValueError, match="'train_task' has several values"):
+        plot_phase_curves(rows, metric="tatoeba_en2xx", language="de")
+    fig = plot_phase_curves(rows, metric="tatoeba_en2xx", language="de", train_task="u")
+    line = _lines(fig.axes[1], "phase:")["easy:2"]
+    expected = [np.mean([alignment_value("easy", s, 2, "de", k) for s in (0, 1)]) + 1.0
+                for k in range(4)]
+    np.testing.assert_allclose(line.get_ydata(), expected, atol=1e-12)
+    assert len(_lines(fig.axes[1], "phase:")) == 3  # phases 0 and 1 kept

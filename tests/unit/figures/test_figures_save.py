@@ -68,6 +68,7 @@ def test_figures_never_touch_pyplot_or_global_style():
     _figure()
     assert dict(matplotlib.rcParams) == before
     code = ("import sys; import figures.layers, figures.cka, figures.change, figures.bars, "
+            "figures.bands, figures.forest, "
             "figures.cartography, figures.save; "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
