@@ -16,6 +16,7 @@ from pathlib import Path
 from xalign.config import ExperimentConfig, dump_config
 from xalign.errors import UserError, writing
 from xalign.io import clean_stale_temporaries, write_text
+from xalign.pipeline.analysis import analyse, zeroshot_intervals
 from xalign.pipeline.units import is_writer
 from xalign.plan import Plan, build_plan
 from xalign.tables import write_tables
@@ -53,22 +54,15 @@ def run_experiment(config: ExperimentConfig, run_dir: Path, *, on_unit=None, pla
     if not writer:  # under torchrun rank 0 alone assembles and writes the tables
         return summary
     tables = assemble(plan, ctx.results)
+    if tables.get("zeroshot"):  # the test-set interval of each per-language score
+        tables["zeroshot"] = zeroshot_intervals(tables["zeroshot"])
     if kinds is None:
-        tables.update(_analyse(tables, config))
+        tables.update(analyse(tables, config))
     with writing(run_dir / "results"):
         written = write_tables(run_dir / "results", tables, keep_others=kinds is not None)
     if kinds is None and config.output.figures:
         _report_if_changed(run_dir)
     return {**summary, "tables": [str(p) for p in written]}
-
-
-def _analyse(tables: dict, config: ExperimentConfig) -> dict:
-    """Contrasts and change-vs-accuracy tables (:mod:`xalign.analysis`)."""
-    try:
-        from xalign.analysis import analyse
-    except ImportError:  # the statistics module lands separately
-        return {}
-    return analyse(tables, config)
 
 
 def _report_if_changed(run_dir: Path) -> None:

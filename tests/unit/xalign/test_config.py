@@ -17,7 +17,7 @@ def write(tmp_path, text: str):
 def test_defaults_without_a_file():
     cfg = load_config()
     assert cfg == ExperimentConfig()
-    assert cfg.finetune.conditions == ("none", "easy", "hard")
+    assert cfg.finetune.conditions == ("none", "easy", "hard", "random")
 
 
 def test_precedence_defaults_yaml_set(tmp_path):
