@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_encode.py
 	$(BIN)/python bench/bench_knn.py
 	$(BIN)/python bench/bench_cka.py
-	$(BIN)/python bench/bench_train.py --only base
+	$(BIN)/python bench/bench_train.py --quick
 
 clean-runs:
 	rm -rf runs/

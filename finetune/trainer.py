@@ -281,10 +281,10 @@ def _forward_backward(model, inputs: dict, weight: float, run: Run, record) -> t
     with torch.autocast(device.type, dtype=dtype, enabled=config.mixed_precision != "no"):
         outputs = model(**inputs)
     loss = outputs.loss.float() * weight
-    # DDP averages gradients over ranks; world_size * share makes that average the sum
-    # of the shares, i.e. the gradient of the global-batch mean loss
-    share = loss * run.ctx.world_size
-    (scaler.scale(share) if scaler is not None else share).backward()
+    # DDP averages gradients over ranks; world_size x each rank's share makes that
+    # average the sum of the shares, i.e. the gradient of the global-batch mean loss
+    ddp_loss = loss * run.ctx.world_size
+    (scaler.scale(ddp_loss) if scaler is not None else ddp_loss).backward()
     if record is not None:  # p(gold), correctness and margin per feature, any format
         record(example_index, batch_signals(outputs, inputs))
     return loss.detach().double().cpu()
