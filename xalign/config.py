@@ -70,6 +70,9 @@ class FinetuneConfig:
     # none | easy | hard | ambiguous | random | full | multi | task_easiest | task_hardest
     conditions: tuple[str, ...] = ("none", "easy", "hard", "random")
     scorer: str = "cartography"  # example difficulty scorer behind easy / hard / ambiguous
+    # more scorers whose easy / hard subsets are trained too (conditions easy@<scorer>,
+    # hard@<scorer>): does the primary contrast survive another difficulty measure?
+    robustness_scorers: tuple[str, ...] = ()
     subset_fraction: float = 0.33  # size of easy / hard subsets (Swayamdipta et al.: 33%)
     cartography_epochs: int = 3  # epochs of the dynamics-recording run
     target_tasks: tuple[str, ...] = ("debian-section",)  # zero-shot target tasks

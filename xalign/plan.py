@@ -183,20 +183,28 @@ class _Builder:
                 self._phase1(model, slug, seed, cond, "+".join(ft.intermediate_tasks), ())
             else:  # task-level: the task is chosen from the measured ranking at run time
                 self._phase1(model, slug, seed, cond, "", tuple(self.ranking[model]))
+        for scorer in ft.robustness_scorers:  # the same subsets by another measure
+            for cond in (c for c in ("easy", "hard") if c in ft.conditions):
+                for task in ft.intermediate_tasks:
+                    self._phase1(model, slug, seed, f"{cond}@{scorer}", task,
+                                 (selection[task],))
 
     def _phase1(self, model, slug, seed, cond, task, deps) -> None:
-        n = self.facts.phase1_examples(cond, task)
+        n = self.facts.phase1_examples(cond.split("@")[0], task)
         tag = "multi" if cond == "multi" else task
-        name = self.add(Unit("phase1", f"phase1-{slug}-{cond}{_tag(tag)}-s{seed}", model, seed,
+        label = cond.replace("@", "-by-")
+        name = self.add(Unit("phase1", f"phase1-{slug}-{label}{_tag(tag)}-s{seed}", model, seed,
                              cond, task, 1, deps=deps, examples=n,
                              steps=self.facts.steps(n, "intermediate", task=task or None,
                                                     multi=cond == "multi")))
         self._lineage(model, slug, seed, cond, task, name)
 
     def _lineage(self, model, slug, seed, cond, task, phase1) -> None:
-        label = f"{cond}{_tag('multi' if cond == 'multi' else task)}"
+        label = f"{cond}{_tag('multi' if cond == 'multi' else task)}".replace("@", "-by-")
         phase2 = {}
-        for train_task in self.facts.train_tasks():
+        # robustness conditions train the target only when the headline is after it
+        robust_only = "@" in cond and self.config.analysis.primary_phase == 1
+        for train_task in [] if robust_only else self.facts.train_tasks():
             n = self.facts.train_size(train_task)
             phase2[train_task] = self.add(Unit(
                 "phase2", f"phase2-{slug}-{label}-{train_task}-s{seed}", model, seed, cond,

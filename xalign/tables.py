@@ -47,6 +47,18 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
     # task-level difficulty: the pretrained model's dev score after a fixed step budget
     "task_difficulty": ("model", "seed", "task", "format", "metric", "budget_steps",
                         "dev_score", "baseline_score", "normalised_error", "rank"),
+    # how far two difficulty scorers agree on one task's examples (Spearman of the scores,
+    # Jaccard overlap of their easy and of their hard subsets)
+    "difficulty_agreement": ("model", "seed", "task", "scorer_a", "scorer_b", "spearman",
+                             "easy_jaccard", "hard_jaccard", "n"),
+    # Tatoeba pairs that flip between two checkpoints (the "_from" one and the other):
+    # counts at every layer, and the flipped pairs themselves at the headline layer
+    "flip_counts": ("model", "seed", "condition_from", "inter_task_from", "phase_from",
+                    "condition", "inter_task", "phase", "train_task", "language", "layer",
+                    "metric", "lost", "gained", "n"),
+    "flip_pairs": ("model", "seed", "condition_from", "inter_task_from", "phase_from",
+                   "condition", "inter_task", "phase", "train_task", "language", "layer",
+                   "pair", "change", "en", "xx", "en_words", "xx_chars", "script"),
     # example-level difficulty of one intermediate task, every model and seed
     "cartography": ("model", "seed", "task", "id", "label", "confidence", "variability",
                     "correctness", "subset"),

@@ -48,7 +48,14 @@ def check_finetune(config: ExperimentConfig, missing: list[str]
     if not 0 < ft.subset_fraction <= 1 / 3 + 1e-9:
         raise UserError(f"finetune.subset_fraction: {ft.subset_fraction}; expected a value in "
                         "(0, 1/3] so that easy, hard and ambiguous subsets are disjoint")
-    _check_scorer(ft.scorer)
+    _check_scorer("finetune.scorer", ft.scorer)
+    for i, scorer in enumerate(ft.robustness_scorers):
+        _check_scorer(f"finetune.robustness_scorers[{i}]", scorer)
+        if scorer == ft.scorer:
+            raise UserError(f"finetune.robustness_scorers[{i}]: {scorer!r} is the main scorer")
+    if ft.robustness_scorers and not {"easy", "hard"} & set(ft.conditions):
+        raise UserError("finetune.robustness_scorers retrain easy / hard subsets: list easy "
+                        "or hard in finetune.conditions")
     for field, value in (("finetune.cartography_epochs", ft.cartography_epochs),
                          ("finetune.max_length", ft.max_length)):
         if value < 1:
@@ -94,11 +101,11 @@ def _unique(field: str, values) -> None:
         seen.add(value)
 
 
-def _check_scorer(scorer: str) -> None:
+def _check_scorer(field: str, scorer: str) -> None:
     from finetune.difficulty import list_scorers
     from xalign.validate import SCORERS_EXTRA
 
-    choice("finetune.scorer", scorer, [*SCORERS_EXTRA, *list_scorers()])
+    choice(field, scorer, [*SCORERS_EXTRA, *list_scorers()])
 
 
 def _get(field: str, name: str) -> Task:

@@ -33,11 +33,24 @@ def analyse(tables: Mapping[str, Sequence[dict]], config) -> dict[str, list[dict
     alignment = list(tables.get("alignment", ()))
     zeroshot = list(tables.get("zeroshot", ()))
     head = headline(config.analysis, alignment)
-    contrasts = contrast_rows(alignment, zeroshot, contrasts=config.analysis.contrasts,
+    contrasts = contrast_rows(alignment, zeroshot, contrasts=contrast_specs(config),
                               headline=head)
     change, points = change_tables(alignment, zeroshot, headline=head,
                                    n_boot=config.analysis.n_boot, seed=BOOTSTRAP_SEED)
     return {"contrasts": contrasts, "change_vs_accuracy": change, "change_points": points}
+
+
+def contrast_specs(config) -> list[str]:
+    """The configured contrasts, then each easy/hard one again under every robustness
+    scorer (``hard@aum-easy@aum``): the same question asked with another difficulty
+    measure."""
+    specs = list(config.analysis.contrasts)
+    for scorer in config.finetune.robustness_scorers:
+        for spec in config.analysis.contrasts:
+            a, b = spec.split("-")
+            if {a, b} <= {"easy", "hard"}:
+                specs.append(f"{a}@{scorer}-{b}@{scorer}")
+    return specs
 
 
 def zeroshot_intervals(rows: Sequence[dict], level: float = 0.95) -> list[dict]:

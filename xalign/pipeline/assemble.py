@@ -96,6 +96,7 @@ def _training_rows(plan: Plan, results: dict, tables) -> None:
     for unit in plan.units:
         if unit.kind == "selection" and unit.name in results:
             tables[f"cartography_{unit.inter_task}"] += results[unit.name]["table"]
+            tables["difficulty_agreement"] += results[unit.name].get("agreement", [])
 
 
 def _condition_rows(plan: Plan, results: dict, tables) -> None:

@@ -28,34 +28,49 @@ def random_ids(examples: list[dict], task: Task, fraction: float | None, seed: i
 
 def select_examples(ctx, unit, task: Task, base: str, examples: list[dict], tconf,
                     folder) -> dict:
-    """Train with dynamics recorded, score every example, pick easy / hard / ambiguous."""
-    from finetune.cartography import (
-        cartography_stats,
-        cartography_table,
-        load_dynamics,
-        select_subsets,
-    )
-    from finetune.difficulty import score_examples, select_by_score
+    """Train with dynamics recorded, score every example, pick the difficulty subsets.
+
+    Returns the ids of easy / hard / ambiguous by the main scorer, of easy@<s> / hard@<s>
+    for each robustness scorer s, the cartography table, and how far every scorer the
+    dynamics support agrees with the others (rank correlation, overlap of the thirds).
+    """
+    from finetune.cartography import cartography_stats, cartography_table, select_subsets
+    from finetune.difficulty import score_examples, scorer_agreement, select_by_score
+    from finetune.dynamics import read_dynamics
     from xalign.pipeline import fitting
 
-    fitting.fit(base, task, examples, tconf, folder / "train", ctx)
-    probs, correct, _ = load_dynamics(folder / "train")
-    n = len(examples)
-    probs, correct = probs[:n], correct[:n]
-    stats = cartography_stats(probs, correct)
+    model, tokenizer = fitting.fit(base, task, examples, tconf, folder / "train", ctx)
+    dynamics, _ = read_dynamics(folder / "train")
+    stats = cartography_stats(dynamics.probs, dynamics.correct)
     labels = labels_of(task, examples)
-    fraction = ctx.ft.subset_fraction
-    if ctx.ft.scorer == "cartography":
+    fraction, ft = ctx.ft.subset_fraction, ctx.ft
+    if "pvi" in (ft.scorer, *ft.robustness_scorers):
+        dynamics = _with_pvi(ctx, task, base, examples, dynamics, (model, tokenizer), tconf,
+                             folder)
+    scores = {name: score_examples(name, dynamics) for name in _scorers(dynamics)}
+    if ft.scorer == "cartography":
         subsets = select_subsets(stats, labels, fraction=fraction)
     else:
-        subsets = select_by_score(score_examples(ctx.ft.scorer, probs, correct), labels,
-                                  fraction=fraction)
+        subsets = select_by_score(scores[ft.scorer], labels, fraction=fraction)
+    for name in ft.robustness_scorers:
+        chosen = select_by_score(scores[name], labels, fraction=fraction)
+        subsets.update({f"{k}@{name}": v for k, v in chosen.items()})
     ids = [str(ex["id"]) for ex in examples]
-    shown = [str(ex.get("label", "")) for ex in examples]
-    table = [{"model": unit.model, "seed": unit.seed, "task": task.name, **row}
-             for row in cartography_table(ids, shown, stats, subsets)]
+    shown = None if labels is None else [str(x) for x in labels]
+    key = {"model": unit.model, "seed": unit.seed, "task": task.name}
+    table = [{**key, **row} for row in cartography_table(ids, shown, stats, subsets)]
+    agreement = [{**key, **row} for row in scorer_agreement(scores, labels=labels,
+                                                            fraction=fraction)]
     return {"subsets": {k: [ids[i] for i in v] for k, v in subsets.items()}, "table": table,
-            "n": len(examples)}
+            "agreement": agreement, "n": len(examples)}
+
+
+def _scorers(dynamics) -> list[str]:
+    """Every registered scorer the recorded dynamics can feed."""
+    from finetune.difficulty import list_scorers
+
+    needs = {"aum": dynamics.margins, "pvi": dynamics.p_null}
+    return [name for name in list_scorers() if needs.get(name, True) is not None]
 
 
 def _with_pvi(ctx, task: Task, base: str, examples: list[dict], dynamics, trained, tconf,

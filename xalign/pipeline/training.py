@@ -57,6 +57,7 @@ def selection(ctx, unit: Unit) -> dict:
     task, base = ctx.tasks[unit.inter_task], ctx.base_path(unit.model)
     tconf = train_config(ctx.config, "cartography", unit.seed, task=task.name)
     inputs = _inputs(ctx, unit, base, task, tconf, scorer=ctx.ft.scorer,
+                     robustness=list(ctx.ft.robustness_scorers),
                      fraction=ctx.ft.subset_fraction)
 
     def work(folder: Path) -> dict:
@@ -133,7 +134,7 @@ def _phase1_ids(ctx, unit: Unit, tasks) -> list[str] | None:
     from xalign.pipeline.select import random_ids
 
     cond = unit.condition
-    if cond in SELECTED:
+    if cond.split("@")[0] in SELECTED:  # easy, or easy@<robustness scorer>
         return ctx.results[unit.deps[0]]["subsets"][cond]
     if cond == "random":
         task = tasks[0]
