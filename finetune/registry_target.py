@@ -1,12 +1,12 @@
 """XTREME / XTREME-R target tasks with per-language zero-shot evaluation.
 
 Configurations follow the datasets' cards: facebook/xnli and paws-x have one
-configuration per language; google/xtreme names them "udpos.<Language>", "xquad.<xx>",
-"MLQA.<xx>.<xx>". XQuAD and MLQA have no training split: train on ``squad-v1``
-(SQuAD 1.1, the XTREME protocol) and evaluate on them; XNLI trains on MNLI. ``revision=
-None`` = latest. ``train_size`` (planning only) is the English train split's size: PAWS-X en
-49,401, XTREME's UD English 21,253 sentences, WikiANN/PAN-X en 20,000, SQuAD 1.1 87,599,
-TyDiQA-GoldP English 3,696 (the commonly quoted count).
+configuration per language; google/xtreme names them "udpos.<Language>" and
+"MLQA.<xx>.<xx>", google/xquad "xquad.<xx>". XQuAD and MLQA have no training split: train
+on ``squad-v1`` (SQuAD 1.1, the XTREME protocol) and evaluate on them; XNLI trains on
+MNLI. ``revision=None`` = latest. ``train_size`` (planning only) is the English train
+split's size: PAWS-X en 49,401, XTREME's UD English 21,253 sentences, WikiANN/PAN-X en
+20,000, SQuAD 1.1 87,599, TyDiQA-GoldP English 3,696 (the commonly quoted count).
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ TARGET_TASKS = (
          "validation": "validation"}), None, QA_FIELDS, ("en",), "squad", "target",
          "SQuAD 1.1: the English training data for xquad, mlqa (XTREME protocol)",
          "Rajpurkar et al. 2016", train_size=87_599),
-    Task("xquad", "qa", HubSource("google/xtreme", splits={"validation": "validation",
+    # google/xtreme names its XQuAD configurations "XQuAD.<xx>" and lacks Romanian;
+    # google/xquad has all 12 languages as "xquad.<xx>" (validation only)
+    Task("xquad", "qa", HubSource("google/xquad", splits={"validation": "validation",
          "test": "validation"}, language_configs={
          lang: f"xquad.{lang}" for lang in XQUAD_LANGS}), None, QA_FIELDS, XQUAD_LANGS,
          "squad", "target", "XQuAD (evaluation only; train on squad-v1)",

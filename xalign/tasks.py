@@ -60,10 +60,15 @@ def needs_path(task: Task) -> bool:
 
 
 def mirrored(task: Task, mirrors: dict) -> Task:
-    """``task`` reading each hub dataset from its local mirror, where one is given."""
+    """``task`` reading each hub dataset from its local mirror, where one is given.
+
+    A mirror is a snapshot: the pinned hub revision means nothing for a local folder
+    (``datasets`` ignores it there), so the mirrored source carries none.
+    """
     def swap(source: HubSource) -> HubSource:
-        return replace(source, path=str(mirrors[source.path])) if source.path in mirrors \
-            else source
+        if source.path not in mirrors:
+            return source
+        return replace(source, path=str(mirrors[source.path]), revision=None)
 
     if isinstance(task.source, HubSource):
         return replace(task, source=swap(task.source))
