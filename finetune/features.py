@@ -73,18 +73,20 @@ def _featurize_qa(examples: list[dict], tokenizer, max_length: int, stride: int)
     """Question first, context second (only the context is truncated into windows)."""
     if not examples:
         return []
-    try:
-        enc = tokenizer(
-            [ex["question"].lstrip() for ex in examples], [ex["context"] for ex in examples],
-            truncation="only_second", max_length=max_length, stride=stride,
-            return_overflowing_tokens=True, return_offsets_mapping=True,
-        )
-    except Exception as exc:  # the Rust tokenizer raises a bare Exception here
-        if "truncat" not in str(exc).lower():
-            raise
+    questions = [ex["question"].lstrip() for ex in examples]
+    # Checked before tokenising the pairs: when a window has no more context tokens than
+    # the stride, the Rust tokenizer does not raise but panics (a BaseException).
+    longest = max(len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"])
+    room = max_length - longest - tokenizer.num_special_tokens_to_add(pair=True)
+    if room <= stride:
         raise ValueError(f"QA max_length={max_length}, stride={stride}: the longest question "
-                         "leaves no room for a context window; raise max_length or lower "
-                         "stride") from exc
+                         f"({longest} tokens) leaves {max(room, 0)} tokens of context per "
+                         "window; raise max_length or lower stride")
+    enc = tokenizer(
+        questions, [ex["context"] for ex in examples],
+        truncation="only_second", max_length=max_length, stride=stride,
+        return_overflowing_tokens=True, return_offsets_mapping=True,
+    )
     features = []
     for j, input_ids in enumerate(enc["input_ids"]):
         index = enc["overflow_to_sample_mapping"][j]

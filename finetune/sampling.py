@@ -114,19 +114,25 @@ def batches_per_epoch(n_features: int, batch_size: int) -> int:
 
 
 def share_encoder(models: Mapping[str, object]) -> dict[str, object]:
-    """Make per-task models use the first model's encoder (hard parameter sharing).
+    """Make per-task models use one encoder (hard parameter sharing).
+
+    The shared encoder is the first one that has a pooler: a multiple-choice head reads
+    the pooled output, which a sequence classifier's encoder (built without a pooler)
+    lacks, so sharing that one would fail at the first multiple-choice batch.
 
     Args:
         models: task name -> transformers model with a task head; all must have the same
             base-model class and hidden size.
 
     Returns:
-        The same models (modified in place): each one's ``base_model`` is the first one's,
+        The same models (modified in place): each one's ``base_model`` is the shared one,
         so the encoder is trained by all tasks and each task keeps its own head.
     """
     if not models:
         raise ValueError("share_encoder needs at least one model")
     names = list(models)
+    pooled = [n for n in names if getattr(models[n].base_model, "pooler", None) is not None]
+    names = pooled[:1] + [n for n in names if n not in pooled[:1]]
     first = models[names[0]]
     for name in names[1:]:
         model = models[name]

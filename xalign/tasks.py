@@ -63,18 +63,20 @@ def mirrored(task: Task, mirrors: dict) -> Task:
     """``task`` reading each hub dataset from its local mirror, where one is given.
 
     A mirror is a snapshot: the pinned hub revision means nothing for a local folder
-    (``datasets`` ignores it there), so the mirrored source carries none.
+    (``datasets`` ignores it there), so the mirrored source carries none; nor does the
+    dataset card's train size hold for it (a mirror may be a subset).
     """
     def swap(source: HubSource) -> HubSource:
         if source.path not in mirrors:
             return source
         return replace(source, path=str(mirrors[source.path]), revision=None)
 
+    if not set(hub_ids(task)) & set(mirrors):
+        return task
     if isinstance(task.source, HubSource):
-        return replace(task, source=swap(task.source))
-    if isinstance(task.source, ConcatSource):
-        return replace(task, source=ConcatSource(tuple(swap(p) for p in task.source.parts)))
-    return task
+        return replace(task, source=swap(task.source), train_size=None)
+    return replace(task, source=ConcatSource(tuple(swap(p) for p in task.source.parts)),
+                   train_size=None)
 
 
 def hub_ids(task: Task) -> list[str]:

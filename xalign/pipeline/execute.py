@@ -71,9 +71,26 @@ class Context:
             for language in languages:
                 where = f"task {name!r}, {split} split" + (f" ({language})" if language else "")
                 with user_input(where):
-                    load_examples(self.tasks[name], split, language=language, limit=1)
+                    examples = load_examples(self.tasks[name], split, language=language,
+                                             limit=CHECKED_EXAMPLES, seed=0)
+                    if split == "train":
+                        self._check_features(name, examples)
         if kinds & {"probe", "phase_cka", "condition_cka"}:
             self.corpora  # noqa: B018  (loads and checks every probing corpus)
+
+    def _check_features(self, name: str, examples: list[dict]) -> None:
+        """Featurise a sample with each model's tokenizer at the task's max length (e.g. a
+        QA window too short for its questions fails here, not after hours of training)."""
+        from transformers import AutoTokenizer
+
+        from finetune.features import featurize
+        from xalign.validate import max_length
+
+        target = name in {u.train_task for u in self.plan.units if u.kind == "phase2"}
+        for model in self.config.model.names:
+            tokenizer = AutoTokenizer.from_pretrained(self.base_path(model))
+            featurize(self.tasks[name], examples, tokenizer,
+                      max_length=max_length(self.config, name, target=target))
 
     def base_path(self, model: str) -> str:
         return str(self.encoder(model).path)
@@ -97,6 +114,7 @@ class Context:
 
 
 PROBING = ("probe", "phase_cka", "condition_cka")
+CHECKED_EXAMPLES = 64  # training examples per task featurised before any work
 
 
 def execute(plan: Plan, run_dir: Path, *, on_unit=None) -> Context:

@@ -108,8 +108,16 @@ def fingerprint(path: str) -> str:
 
 
 def task_stamp(task: Task) -> str:
-    """What identifies a task's data: its source (and a local folder's meta.json)."""
-    path = getattr(task.source, "path", None)
-    if path and (Path(path) / "meta.json").is_file():
-        return (Path(path) / "meta.json").read_text()
-    return repr(task.source)
+    """What identifies a task's data: its source, plus the files of any local folder it
+    reads (a local-layout folder or a hub mirror): their names, sizes and modification
+    times, so that new data in the same folder reruns the units that read it."""
+    from finetune.tasks import ConcatSource
+
+    parts = task.source.parts if isinstance(task.source, ConcatSource) else (task.source,)
+    stamp = [repr(task.source)]
+    for part in parts:
+        folder = Path(getattr(part, "path", None) or "")
+        if folder.is_dir() and str(folder) != ".":
+            stamp += [f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                      for p in sorted(folder.rglob("*")) if p.is_file()]
+    return "\n".join(stamp)

@@ -135,5 +135,8 @@ def test_bad_inputs_raise_value_errors(tokenizer):
         featurize(qa_task(), [], tokenizer, max_length=4)
     question = {"id": "0", "context": "The lazy dog.", "question": "what jumps " * 20,
                 "answers": {"text": [], "answer_start": []}}
-    with pytest.raises(ValueError, match="leaves no room for a context window"):
+    with pytest.raises(ValueError, match="tokens of context per window"):
         featurize(qa_task(), [question], tokenizer, max_length=32)
+    short = {**question, "question": "what jumps " * 3}  # the tokenizer would panic here
+    with pytest.raises(ValueError, match="stride=4"):
+        featurize(qa_task(), [short], tokenizer, max_length=24, stride=4)

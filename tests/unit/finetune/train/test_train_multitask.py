@@ -39,3 +39,17 @@ def test_multitask_shares_encoder_trains_both_heads_and_resumes(tiny_model_dir, 
     for task in models:
         for key, value in flat_params(models[task]).items():
             torch.testing.assert_close(resumed[task].state_dict()[key], value, rtol=0, atol=1e-6)
+
+
+def test_a_multiple_choice_head_shares_an_encoder_with_a_pooler(tiny_model_dir):
+    from transformers import AutoModelForMultipleChoice
+
+    classifier = make_model(tiny_model_dir)  # built without a pooler
+    choice = AutoModelForMultipleChoice.from_pretrained(tiny_model_dir)
+    assert classifier.roberta.pooler is None and choice.roberta.pooler is not None
+    models = share_encoder({"nli": classifier, "choice": choice})
+    assert models["nli"].roberta is models["choice"].roberta is choice.roberta
+    ids = torch.tensor([[[0, 5, 6, 2], [0, 7, 8, 2]]])  # (batch 1, 2 choices, 4 tokens)
+    out = models["choice"](input_ids=ids, attention_mask=torch.ones_like(ids))
+    assert out.logits.shape == (1, 2)  # the pooled output the head reads exists
+    assert models["nli"](input_ids=ids[0]).logits.shape == (2, 2)
