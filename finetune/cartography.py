@@ -55,29 +55,52 @@ def cartography_stats(probs: npt.ArrayLike, correct: npt.ArrayLike) -> dict[str,
     }
 
 
-def label_quotas(labels: np.ndarray, total: int) -> dict:
-    """Examples per label so that ``total`` keeps the label distribution (largest remainder)."""
+def label_quotas(labels: np.ndarray, total: int, *, parts: int = 1) -> dict:
+    """Examples per label so that ``total`` keeps the label distribution (largest remainder).
+
+    Exact quotas count * total / n are compared in integers (count * total mod n), so tied
+    remainders really tie and go to the smaller label value. No label gives more than
+    ``count // parts`` examples, so that ``parts`` disjoint subsets of these quotas fit in
+    it (easy, hard and ambiguous: 3): a rare label's share moves to the labels with room.
+    If no label has room left, the quotas sum to less than ``total``.
+    """
     values, counts = np.unique(labels, return_counts=True)
-    exact = counts * total / len(labels)
-    quota = np.floor(exact).astype(int)
-    # hand the remaining slots to the largest remainders; ties go to the smaller label value
-    order = np.lexsort((values, -(exact - quota)))
-    quota[order[: total - quota.sum()]] += 1
+    n = len(labels)
+    limit = counts // parts
+    quota = np.minimum(counts * total // n, limit)
+    remainder = counts * total % n
+    order = np.lexsort((np.arange(len(values)), -remainder))  # values are sorted already
+    left = total - int(quota.sum())
+    while left > 0:
+        room = [i for i in order if quota[i] < limit[i]][:left]
+        if not room:
+            break
+        quota[room] += 1
+        left -= len(room)
     return dict(zip(values.tolist(), quota.tolist(), strict=True))
 
 
-def strata(labels: npt.ArrayLike | None, n: int, total: int) -> list[tuple[np.ndarray, int]]:
+def strata(labels: npt.ArrayLike | None, n: int, total: int, *,
+           parts: int = 1) -> list[tuple[np.ndarray, int]]:
     """(rows, quota) per label so that ``total`` picks keep the label distribution.
 
     ``labels=None`` (QA, tagging: no single label per example) gives one stratum of all n.
+    ``parts``: see :func:`label_quotas`.
     """
     if labels is None:
-        return [(np.arange(n), total)]
+        return [(np.arange(n), min(total, n // parts))]
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise ValueError(f"labels must be ({n},) like the scores, got shape {labels.shape}")
     return [(np.flatnonzero(labels == label), k)
-            for label, k in label_quotas(labels, total).items()]
+            for label, k in label_quotas(labels, total, parts=parts).items()]
+
+
+def subset_parts(fraction: float) -> int:
+    """How many disjoint subsets of ``fraction`` each label must hold: easy, hard and
+    ambiguous (or the random control of the same quotas) are three, fewer only when a
+    larger fraction leaves no room for three."""
+    return max(1, min(3, int(1 / fraction + 1e-9)))
 
 
 def check_finite(values: np.ndarray, name: str) -> None:
@@ -115,7 +138,7 @@ def select_subsets(
     check_finite(conf, "confidence")
     check_finite(var, "variability")
     picked: dict[str, list[int]] = {name: [] for name in SUBSETS}
-    for rows, k in strata(labels, n, int(fraction * n)):
+    for rows, k in strata(labels, n, int(fraction * n), parts=subset_parts(fraction)):
         by_conf = rows[np.lexsort((rows, -conf[rows]))]  # most confident first
         easy, hard = by_conf[:k], by_conf[len(by_conf) - k :] if k else by_conf[:0]
         rest = np.setdiff1d(rows, np.concatenate([easy, hard]))

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from finetune.cartography import check_finite, strata
+from finetune.cartography import check_finite, strata, subset_parts
 from finetune.dynamics import Dynamics
 from finetune.metrics import squad_scores
 from finetune.pvi import pvi
@@ -140,7 +140,8 @@ def select_by_score(scores: npt.ArrayLike, labels: npt.ArrayLike | None, *,
         raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
     check_finite(scores, "scores")
     easy, hard = [], []
-    for rows, k in strata(labels, len(scores), int(fraction * len(scores))):
+    for rows, k in strata(labels, len(scores), int(fraction * len(scores)),
+                          parts=subset_parts(fraction)):
         ordered = rows[np.lexsort((rows, scores[rows]))]  # easiest first
         easy += ordered[:k].tolist()
         hard += ordered[len(ordered) - k :].tolist() if k else []
@@ -176,7 +177,9 @@ def random_subset(labels: npt.ArrayLike | None, fraction: float | None, seed: in
     if not 0 <= size <= n:
         raise ValueError(f"size {size} is outside 0..{n} examples")
     rng = np.random.default_rng(seed)
-    picked = [rng.choice(rows, size=k, replace=False) for rows, k in strata(labels, n, size)]
+    parts = 1 if fraction is None else subset_parts(fraction)  # the quotas of easy / hard
+    picked = [rng.choice(rows, size=k, replace=False)
+              for rows, k in strata(labels, n, size, parts=parts)]
     return np.sort(np.concatenate(picked).astype(np.int64))
 
 

@@ -51,7 +51,7 @@ def to_iso639_1(code: str) -> str:
     if norm in OTHER_SCRIPT_LOCALES:
         raise ValueError(f"language code {code!r} is a non-default script variant; skipped")
     base = re.split(r"[_@.]", norm, maxsplit=1)[0]
-    if _ISO1.match(base):
+    if _ISO1.fullmatch(base):
         return base
     if base in ISO3_TO_ISO1:
         return ISO3_TO_ISO1[base]

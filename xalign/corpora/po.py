@@ -68,7 +68,10 @@ def parse_po(text: str, *, source: str = "<po>") -> list[PoEntry]:
     """
     entries: list[PoEntry] = []
     entry, key, seen_msgid = PoEntry(line=1), None, False
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines also breaks at U+2028, U+0085 ..., which PO
+    # strings may carry raw
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         line, obsolete = _strip_obsolete(raw.strip())
         where = f"{source}:{number}"
         if line.startswith("#"):

@@ -74,10 +74,10 @@ def _options(text: str, scheme: str, spec: str) -> dict[str, str]:
     options = {}
     for item in filter(None, text.split("&")):
         key, eq, value = item.partition("=")
-        if not eq or key not in OPTIONS[scheme]:
+        if not eq or key.strip() not in OPTIONS[scheme]:
             allowed = sorted(OPTIONS[scheme]) or "none"
             raise ValueError(f"corpus spec {spec!r}: unknown option {item!r}; allowed: {allowed}")
-        options[key] = value
+        options[key.strip()] = value.strip()
     return options
 
 
@@ -92,15 +92,31 @@ def parse_spec(spec: str) -> CorpusSpec:
     match = _XTREME_DIR.match(body)
     if match:
         scheme = f"xtreme-dir:{match['task']}"
-        return CorpusSpec(scheme, _lang(match["lang"], spec), Path(match["path"]).expanduser(),
-                          _options(opts, scheme, spec))
+        try:
+            path = Path(match["path"]).expanduser()
+        except RuntimeError as exc:  # "~user" of an unknown user
+            raise ValueError(f"corpus spec {spec!r}: cannot expand {match['path']!r} "
+                             f"({exc})") from None
+        parsed = CorpusSpec(scheme, _lang(match["lang"], spec), path,
+                            _options(opts, scheme, spec))
+        return _checked(parsed, spec)
     scheme, colon, rest = body.partition(":")
     if scheme not in OPTIONS or scheme.startswith("xtreme-dir") or not colon or not rest:
         near = difflib.get_close_matches(scheme, KNOWN_SCHEMES, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ValueError(f"corpus spec {spec!r}: unknown scheme {scheme!r}; known: "
                          f"{', '.join(KNOWN_SCHEMES)} (form 'scheme:xx-en'){hint}")
-    return CorpusSpec(scheme, _lang(rest, spec), None, _options(opts, scheme, spec))
+    return _checked(CorpusSpec(scheme, _lang(rest, spec), None, _options(opts, scheme, spec)),
+                    spec)
+
+
+def _checked(parsed: CorpusSpec, spec: str) -> CorpusSpec:
+    """A spec whose canonical form exists (Tatoeba needs an ISO 639-3 code for its files)."""
+    try:
+        parsed.canonical  # noqa: B018
+    except ValueError as exc:
+        raise ValueError(f"corpus spec {spec!r}: {exc}") from None
+    return parsed
 
 
 def _positive_int(value: str, what: str) -> int:

@@ -141,11 +141,6 @@ def test_po_round_trip(catalog):
     check_po_round_trip(catalog)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_po splits lines with str.splitlines(), which also breaks at \\x85, U+2028 and "
-    "U+2029 that gettext writes raw inside strings: parse_po('msgid \"a\\u2028b\"\\n"
-    "msgstr \"c\"\\n') raises 'unexpected line' instead of msgid 'a\\u2028b' "
-    "(xalign/corpora/po.py parse_po)"))
 @PROPS
 @given(po_catalogs(excluded=""))
 @example(([{"msgctxt": None, "msgid": "a\u2028b", "msgid_plural": None, "msgstr": "c",
@@ -314,11 +309,6 @@ def test_spec_canonical_is_a_fixed_point(spec):
     check_canonical_is_a_fixed_point(spec)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_spec keeps whitespace around option values, but its input is strip()ped: "
-    "'tatoeba:deu?revision=x &dataset=y' parses to revision='x ', whose canonical "
-    "'tatoeba:deu?dataset=y&revision=x ' re-parses to revision='x' "
-    "(xalign/corpora/spec.py parse_spec/_options)"))
 @PROPS
 @given(valid_specs(values=ANY_OPTION_VALUE))
 @example("tatoeba:deu?revision=x &dataset=y")
@@ -326,17 +316,21 @@ def test_spec_canonical_is_a_fixed_point_with_spaces_in_options(spec):
     check_canonical_is_a_fixed_point(spec)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_spec accepts any two-letter code, but CorpusSpec.canonical needs an ISO 639-3 "
-    "code for Tatoeba: parse_spec('tatoeba:qq') succeeds and its .canonical raises "
-    "ValueError (no ISO 639-3 code known); the spec should be rejected when parsed "
-    "(xalign/corpora/spec.py parse_spec, CorpusSpec.canonical)"))
 @PROPS
 @given(st.sampled_from(["tatoeba", "xtreme-dir:/x:tatoeba"]),
        st.text(string.ascii_lowercase, min_size=2, max_size=2))
 @example("tatoeba", "qq")
 def test_spec_accepted_tatoeba_language_has_a_canonical_form(head, lang):
+    try:
+        parse_spec(f"{head}:{lang}")
+    except ValueError:
+        return  # refused when parsed, not later when the corpus is loaded
     check_canonical_is_a_fixed_point(f"{head}:{lang}")
+
+
+def test_a_tatoeba_language_without_an_iso3_code_is_refused_when_parsed():
+    with pytest.raises(ValueError, match="tatoeba:qq"):
+        parse_spec("tatoeba:qq")
 
 
 SPEC_FRAGMENTS = st.sampled_from(
@@ -359,10 +353,6 @@ def test_spec_garbage_raises_value_error_only(text):
     check_garbage_spec(text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_spec('xtreme-dir:~zz:tatoeba:deu') raises RuntimeError('Could not determine "
-    "home directory.') from Path.expanduser for an unknown user, not ValueError "
-    "(xalign/corpora/spec.py parse_spec)"))
 @PROPS
 @given(st.lists(SPEC_FRAGMENTS | st.text(max_size=4) | st.just("~")).map("".join))
 @example("xtreme-dir:~zz:tatoeba:deu")
@@ -435,10 +425,6 @@ def test_to_iso639_1_output_is_a_fixed_point(code):
     check_iso639_1(code)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "to_iso639_1 checks the base code with re.match('^[a-z]{2}$'), whose $ also matches "
-    "before a newline: to_iso639_1('aa\\n_') returns 'aa\\n' (not a two-letter code; "
-    "to_iso639_1 of it gives 'aa') (xalign/corpora/langs.py to_iso639_1, _ISO1)"))
 @PROPS
 @given(st.text(max_size=8))
 @example("aa\n_")
