@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = write_report(args.run_dir)
+    from xalign.errors import user_input, writing
+
+    # a run folder the user names, with tables they may have edited: user input
+    with user_input(str(args.run_dir)), writing(args.run_dir):
+        out = write_report(args.run_dir)
     log.info("report written to %s", out)
     return 0

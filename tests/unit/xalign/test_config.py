@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from xalign.config import ExperimentConfig, dump_config, load_config
+from xalign.errors import UserError
 
 
 def write(tmp_path, text: str):
@@ -56,12 +57,12 @@ def test_floats_accept_yaml_11_exponents(tmp_path):
     ],
 )
 def test_bad_configs_name_the_field(tmp_path, text, overrides, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(UserError, match=match):
         load_config(write(tmp_path, text), overrides)
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
 
 
