@@ -19,6 +19,12 @@ Run:
     .venv/bin/python bench/bench_cka.py            # n = 20,000, 3 repeats (minutes)
     .venv/bin/python bench/bench_cka.py --quick    # n = 5,000, 2 repeats (about a minute)
     .venv/bin/python bench/bench_cka.py --memmap   # also a float16 memory-mapped stack
+    .venv/bin/python bench/bench_cka.py --threads 1  # BLAS threads (default: BLAS's own)
+
+On an oversubscribed machine (load above the core count) multi-threaded OpenBLAS loses
+most of its time to threads waiting for each other, worst on the small (d, d) self
+blocks (measured 3.5 x slower with 2 threads than with 1 at load 10 on 2 cores):
+``--threads 1`` then gives the fairer ratio.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from probe.cka import cka_matrix, linear_cka_gram
 
@@ -86,7 +93,13 @@ def main() -> None:
     parser.add_argument("--gram-pairs", type=int, default=1, help="Gram-form pairs timed")
     parser.add_argument("--quick", action="store_true", help="n = 5000, 2 repeats")
     parser.add_argument("--memmap", action="store_true", help="also time float16 memmaps")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS threads")
     args = parser.parse_args()
+    with threadpool_limits(args.threads):
+        run(args)
+
+
+def run(args) -> None:
     n = args.n or (5000 if args.quick else 20000)
     repeats = args.repeats or (2 if args.quick else 3)
     a, b = make_stacks(args.layers, n, args.dim)
@@ -118,7 +131,7 @@ def report(args, n, repeats, best, grids, gram_s, gram_diff) -> None:
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, load average "
           f"{os.getloadavg()[0]:.1f} (shared machine: ratios are the figures to quote)")
     print(f"stacks ({args.layers}, {n}, {args.dim}) float32 x2, min of {repeats} interleaved "
-          "repeats")
+          f"repeats, BLAS threads: {args.threads or 'default'}")
     for name, seconds in best.items():
         print(f"{name:36s}: {seconds:8.2f} s   {seconds / limit:5.2f} x limit")
     print(f"{'Gram form, pairwise (extrapolated)':36s}: {gram_s:8.2f} s   "

@@ -86,14 +86,23 @@ def _row_norms(wide: np.ndarray, n_layers: int) -> np.ndarray:
     return np.einsum("cld,cld->lc", blocks, blocks)
 
 
-def _self_blocks(wide: np.ndarray, n_layers: int) -> np.ndarray:
-    """(L, d, d) per-layer X'X of a (c, L*d) chunk.
+def _layer_blocks(wide: np.ndarray, n_layers: int) -> list[np.ndarray]:
+    """The (c, d) block of each layer in a (c, L*d) chunk (strided views, no copy)."""
+    d = wide.shape[1] // n_layers
+    return [wide[:, j * d : (j + 1) * d] for j in range(n_layers)]
 
-    The copy keeps numpy off OpenBLAS syrk (it is chosen for x.T @ x on one buffer), which
-    crashes on this project's AMD EPYC machines for large outputs (issue 11).
+
+def _add_self_blocks(acc: np.ndarray, wide: np.ndarray) -> None:
+    """acc[l] += X_l'X_l for each layer's (c, d) block of a (c, L*d) chunk.
+
+    Each block is copied out contiguous, twice: OpenBLAS packs a strided operand with a
+    long leading dimension about 4x slower, and two distinct buffers keep numpy off
+    syrk (chosen for x.T @ x on one buffer), which crashes on this project's AMD EPYC
+    machines for large outputs (issue 11).
     """
-    blocks = wide.reshape(wide.shape[0], n_layers, -1).transpose(1, 0, 2)  # (L, c, d)
-    return np.matmul(blocks.transpose(0, 2, 1).copy(), blocks)
+    for layer, block in enumerate(_layer_blocks(wide, acc.shape[0])):
+        block = np.ascontiguousarray(block)
+        acc[layer] += block.T @ block.copy()
 
 
 def _layer_groups(la: int, da: int, width_b: int) -> list[range]:
@@ -115,8 +124,8 @@ class _Sums:
     def add(self, wa: np.ndarray, wb: np.ndarray) -> None:
         """Add one chunk: wa (c, La*da), wb (c, Lb*db), centred, layers side by side."""
         la, lb = self.self_a.shape[0], self.self_b.shape[0]
-        self.self_a += _self_blocks(wa, la)
-        self.self_b += _self_blocks(wb, lb)
+        _add_self_blocks(self.self_a, wa)
+        _add_self_blocks(self.self_b, wb)
         if self.debiased:
             ra, rb = _row_norms(wa, la), _row_norms(wb, lb)
             self.rows += np.einsum("ic,ic->i", ra, rb) if self.diagonal else ra @ rb.T
@@ -147,13 +156,17 @@ def _cross_grid(a, b, ca, cb, sums: _Sums | None) -> np.ndarray:
 
 
 def _cross_diagonal(a, b, ca, cb, sums: _Sums) -> np.ndarray:
-    """(L,) ||B_l'A_l||_F^2 of same-layer pairs, with ``sums`` filled on the way."""
+    """(L,) ||B_l'A_l||_F^2 of same-layer pairs, with ``sums`` filled on the way.
+
+    One 2-D GEMM per layer on contiguous copies (see :func:`_add_self_blocks`).
+    """
     (la, n, da), db = a.shape, b.shape[2]
     acc = np.zeros((la, da, db))
     for lo, hi in _chunks(n, la * (da + db)):
         wa, wb = _centred_wide(a, ca, range(la), lo, hi), _centred_wide(b, cb, range(la), lo, hi)
-        acc += np.matmul(wa.reshape(hi - lo, la, da).transpose(1, 2, 0),
-                         wb.reshape(hi - lo, la, db).transpose(1, 0, 2))
+        for layer, (xa, xb) in enumerate(zip(_layer_blocks(wa, la), _layer_blocks(wb, la),
+                                             strict=True)):
+            acc[layer] += np.ascontiguousarray(xa).T @ np.ascontiguousarray(xb)
         sums.add(wa, wb)
     return np.einsum("lij,lij->l", acc, acc)
 
