@@ -65,14 +65,14 @@ def center_in_place(g: np.ndarray, *, unbiased: bool) -> np.ndarray:
     return g
 
 
-def center_gram(gram_matrix: np.ndarray, *, unbiased: bool = False) -> np.ndarray:
+def center_gram(gram: np.ndarray, *, unbiased: bool = False) -> np.ndarray:
     """Centre an (n, n) symmetric Gram matrix (returns a new float64 array).
 
     Biased: H K H with H = I - 11'/n. Unbiased (Song et al. 2012; Kornblith et al. 2019's
     form): zero the diagonal, subtract row/column means with the U-statistic correction and
     zero the diagonal again, so that <center(K), center(L)> = n(n-3) x unbiased HSIC.
     """
-    return center_in_place(np.array(gram_matrix, dtype=np.float64), unbiased=unbiased)
+    return center_in_place(np.array(gram, dtype=np.float64), unbiased=unbiased)
 
 
 def centre_columns(a: np.ndarray) -> np.ndarray:
