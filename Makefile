@@ -40,7 +40,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_encode.py
 	$(BIN)/python bench/bench_knn.py
-	$(BIN)/python bench/bench_cka.py
+	$(BIN)/python bench/bench_cka.py --quick
 	$(BIN)/python bench/bench_train.py --quick
 
 clean-runs:

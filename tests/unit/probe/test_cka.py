@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +15,7 @@ from probe.cka import (
     center_gram,
     cka_diagonal,
     cka_matrix,
+    default_cka_kind,
     linear_cka,
     linear_cka_features,
     linear_cka_gram,
@@ -244,3 +250,132 @@ def test_validation_other_inputs():
         rbf_cka(np.ones((10, 3)), x)
     with pytest.raises(ValueError, match="no batches"):
         MinibatchCKA().value()
+
+
+# --- kinds ------------------------------------------------------------------------------
+
+def test_default_kind_and_kind_names(ref_xy, caplog):
+    assert default_cka_kind(32, 384) == "debiased"
+    assert default_cka_kind(384, 384) == "debiased"
+    assert default_cka_kind(385, 384) == "linear"
+    a, b = _stacks(2, 3, 30, 5, 5, seed=1)
+    np.testing.assert_array_equal(cka_matrix(a, b, kind="debiased"),
+                                  cka_matrix(a, b, debiased=True))
+    np.testing.assert_array_equal(cka_matrix(a, b, kind="auto"), cka_matrix(a, b))  # n > d
+    narrow = a[:, :4]  # n = 4 <= d = 5
+    np.testing.assert_array_equal(cka_diagonal(narrow, b[:2, :4], kind="auto"),
+                                  cka_diagonal(narrow, b[:2, :4], kind="debiased"))
+    with caplog.at_level("WARNING", logger="probe.cka"):
+        cka_diagonal(narrow, b[:2, :4])
+    assert "biased linear CKA at n = 4 <= d = 5" in caplog.text
+
+
+def test_independent_gaussians_biased_inflated_debiased_near_zero():
+    """REFERENCE.md sanity values: independent 8-dim Gaussians (p / (n + p) for biased)."""
+    rng = np.random.default_rng(11)
+    for n, biased_want in ((32, 0.20), (256, 0.03)):
+        pairs = [(rng.normal(size=(n, 8)), rng.normal(size=(n, 8))) for _ in range(200)]
+        biased = np.mean([linear_cka(x, y) for x, y in pairs])
+        debiased = np.mean([linear_cka(x, y, debiased=True) for x, y in pairs])
+        assert biased == pytest.approx(biased_want, rel=0.15)
+        assert abs(debiased) < 0.15 * biased_want  # 200 draws: sd of the mean ~ 0.003 / 0.0005
+
+
+# --- streamed feature path --------------------------------------------------------------
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Force several row chunks and several layer groups on small test stacks."""
+    import probe.cka_stream as stream
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 8 * 64 * 50)
+    monkeypatch.setattr(stream, "MIN_CHUNK_ROWS", 7)
+    monkeypatch.setattr(stream, "CROSS_BYTES", 8 * 6 * 5 * 4 * 2)  # two a-layers per pass
+    return stream
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_chunks_and_layer_groups_match_the_gram_form(tiny_chunks, debiased):
+    rng = np.random.default_rng(3)
+    a = (100 + rng.normal(size=(5, 300, 6))).astype(np.float32)
+    b = (rng.normal(size=(4, 300, 5)) - 50).astype(np.float16)
+    assert len(tiny_chunks._chunks(300, 5 * 6 + 4 * 5)) > 3
+    assert len(tiny_chunks._layer_groups(5, 6, 4 * 5)) == 3
+    want = [[linear_cka_gram(x.astype(np.float64), y.astype(np.float64), debiased=debiased)
+             for y in b] for x in a]
+    np.testing.assert_allclose(cka_matrix(a, b, debiased=debiased), want, atol=1e-12)
+    diag = [linear_cka_gram(a[i, :, :5].astype(np.float64), b[i].astype(np.float64),
+                            debiased=debiased) for i in range(4)]
+    np.testing.assert_allclose(cka_diagonal(a[:4, :, :5], b, debiased=debiased), diag,
+                               atol=1e-12)
+
+
+def test_float16_memory_map_is_read_in_chunks(tmp_path, tiny_chunks):
+    a, b = _stacks(3, 2, 200, 6, 5, seed=9)
+    np.save(tmp_path / "a.npy", a.astype(np.float16))
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    exact = np.asarray(mapped, dtype=np.float64)
+    for kind in ("linear", "debiased"):
+        np.testing.assert_allclose(cka_matrix(mapped, b, kind=kind),
+                                   cka_matrix(exact, b, kind=kind), atol=1e-13)
+        np.testing.assert_allclose(cka_diagonal(mapped[:2], b, kind=kind),
+                                   cka_diagonal(exact[:2], b, kind=kind), atol=1e-13)
+
+
+def test_large_offset_keeps_float64_accuracy(tiny_chunks):
+    """Centring before the product: no Z'Z - n mu mu' cancellation."""
+    rng = np.random.default_rng(4)
+    noise = rng.normal(size=(2, 400, 6))
+    other = noise[::-1] + 0.5 * noise
+    # v - 1e5 is exact here (Sterbenz lemma), so the reference sees the same values unshifted.
+    stack, shifted = 1e5 + noise, 1e5 + other
+    want = [[linear_cka_gram(x - 1e5, y - 1e5, debiased=True) for y in shifted] for x in stack]
+    np.testing.assert_allclose(cka_matrix(stack, shifted, kind="debiased"), want, atol=1e-12)
+    x, y = stack[0], shifted[0]
+    zz = np.concatenate([x, y], axis=1)
+    g = zz.T @ zz - 400 * np.outer(zz.mean(0), zz.mean(0))  # the algebraic shortcut
+    naive = np.sum(g[:6, 6:] ** 2) / np.sqrt(np.sum(g[:6, :6] ** 2) * np.sum(g[6:, 6:] ** 2))
+    assert abs(naive - linear_cka_gram(x - 1e5, y - 1e5)) > 1e-8  # the data does expose it
+
+
+def test_non_finite_stack_is_rejected_before_the_products(tmp_path):
+    a, b = _stacks(3, 3, 50, 4, 4, seed=2)
+    a[2, 17, 1] = np.inf
+    np.save(tmp_path / "a.npy", a)
+    with pytest.raises(ValueError, match=r"stack_a of shape \(3, 50, 4\) has NaN or inf.*\[2\]"):
+        cka_matrix(np.load(tmp_path / "a.npy", mmap_mode="r"), b)
+
+
+# --- memory guard and the SIGSEGV size ----------------------------------------------------
+
+def test_gram_paths_refuse_what_would_not_fit(monkeypatch):
+    import probe.cka_gram as gram_module
+    monkeypatch.setattr(gram_module, "available_bytes", lambda: 10**6)
+    x = np.random.default_rng(0).normal(size=(300, 5))  # three 300 x 300 Grams = 2.2 MB
+    with pytest.raises(ValueError, match=r"RBF CKA at n = 300 needs .* use kind='linear'"):
+        rbf_cka(x, x)
+    with pytest.raises(ValueError, match="RBF CKA at n = 300"):
+        cka_diagonal(x[None], x[None], kind="rbf")
+    with pytest.raises(ValueError, match="Gram-form linear CKA at n = 300"):
+        linear_cka_gram(x, x)
+    assert linear_cka(x, x) == pytest.approx(1.0)  # the feature form needs no n x n memory
+
+
+@pytest.mark.slow
+def test_gram_form_at_n_20000_does_not_crash():
+    """Issue 11: numpy's syrk for x @ x.T killed the process at (20000, 384) on AMD EPYC.
+
+    Runs in a subprocess so that a crash fails this test instead of killing pytest.
+    """
+    import probe.cka_gram as gram_module
+    if gram_module.available_bytes() < 10 * 2**30:
+        pytest.skip("needs about 8 GB free for two 20000 x 20000 float64 Grams")
+    code = ("import numpy as np; from probe.cka import linear_cka_gram, linear_cka_features;"
+            "rng = np.random.default_rng(0); x = rng.normal(size=(20000, 384));"
+            "y = x + rng.normal(size=(20000, 384));"
+            "print(linear_cka_gram(x, y) - linear_cka_features(x, y))")
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=1200)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    assert abs(float(done.stdout)) < 1e-10
