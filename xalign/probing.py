@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from probe.cache import embed_layers
-from probe.cka import cka_diagonal, cka_matrix
+from probe.calibration import calibrated, similarity_diagonal
+from probe.cka import cka_diagonal, cka_matrix, default_cka_kind
 from probe.models import Encoder
 from retrieval.bucc import candidates_to_ids, dedup_sentences, evaluate_mining
 from retrieval.margin import mine_pairs_from_embeddings
-from retrieval.tatoeba import tatoeba_accuracy
+from retrieval.tatoeba import tatoeba_hits
+from xalign.analysis.flips import DIRECTIONS, encode_hits
 from xalign.config import ProbeConfig, RetrievalConfig
 from xalign.corpora.record import ParallelCorpus
 
@@ -35,9 +37,11 @@ BASE_METRICS = ("tatoeba_xx2en", "tatoeba_en2xx", "tatoeba_en2xx_dedup", "cka_en
 
 def metric_names(measures: Sequence[str] = ("cka",)) -> list[str]:
     """Every alignment-table metric a run with these measures can write."""
-    extra = [f"{m}_en_xx" for m in measures if m != "cka"]
-    calibrated = [f"{m}_en_xx_calibrated" for m in measures]
-    return [*BASE_METRICS, *extra, *calibrated]
+    names = list(BASE_METRICS)
+    for measure in measures:
+        for suffix in ("_en_xx", "_vs_phase0"):
+            names += [f"{measure}{suffix}", f"{measure}{suffix}_calibrated"]
+    return list(dict.fromkeys(names))
 
 
 def embedder(encoder: Encoder, probe: ProbeConfig, *, progress: bool = False) -> Embed:
@@ -54,47 +58,75 @@ def embedder(encoder: Encoder, probe: ProbeConfig, *, progress: bool = False) ->
 
 def resolve_cka_kind(kind: str, n: int, d: int) -> str:
     """``auto`` -> debiased when n <= d (biased CKA is inflated there), else linear."""
-    if kind == "auto":
-        return "debiased" if n <= d else "linear"
-    if kind == "linear" and n <= d:
-        log.warning("biased linear CKA with n = %d <= d = %d items is inflated; "
-                    "probe.cka_kind: debiased (or auto) avoids it", n, d)
-    return kind
-
-
-def _cka_args(kind: str) -> dict:
-    return {"kind": "linear", "debiased": True} if kind == "debiased" else {"kind": kind}
+    return default_cka_kind(n, d) if kind == "auto" else kind
 
 
 def cka_layers(stack_a: np.ndarray, stack_b: np.ndarray, kind: str) -> np.ndarray:
-    """Same-layer CKA of two (L + 1, n, d) stacks with ``kind`` resolved for their size."""
-    kind = resolve_cka_kind(kind, stack_a.shape[1], min(stack_a.shape[2], stack_b.shape[2]))
-    return cka_diagonal(stack_a, stack_b, **_cka_args(kind))
+    """Same-layer CKA of two (L + 1, n, d) stacks (``auto`` resolved for their size)."""
+    return cka_diagonal(stack_a, stack_b, kind=kind)
 
 
 def cka_grid(stack_a: np.ndarray, stack_b: np.ndarray, kind: str) -> np.ndarray:
     """Layer x layer CKA of two (L + 1, n, d) stacks, (L + 1, L + 1)."""
-    kind = resolve_cka_kind(kind, stack_a.shape[1], min(stack_a.shape[2], stack_b.shape[2]))
-    return cka_matrix(stack_a, stack_b, **_cka_args(kind))
+    return cka_matrix(stack_a, stack_b, kind=kind)
 
 
-def aligned_rows(embed: Embed, corpus: ParallelCorpus, probe: ProbeConfig) -> list[dict]:
-    """Tatoeba accuracy both ways (+ duplicate-aware en->xx) and en-xx CKA, every layer."""
+def index_name(measure: str, probe: ProbeConfig, n: int, d: int) -> str:
+    """The probe.calibration index of a measure ("cka" follows probe.cka_kind)."""
+    if measure != "cka":
+        return measure
+    kind = resolve_cka_kind(probe.cka_kind, n, d)
+    if kind == "rbf":
+        raise ValueError("probe.cka_kind: rbf has no calibrated variant; use linear, "
+                         "debiased or auto with probe.calibrate")
+    return "debiased_cka" if kind == "debiased" else "cka"
+
+
+def similarity_values(stack_a: np.ndarray, stack_b: np.ndarray, probe: ProbeConfig,
+                      suffix: str) -> dict[str, np.ndarray]:
+    """metric -> (L + 1,) per-layer values of every configured index (``<m><suffix>``),
+    plus the z-scores against the permutation null when ``probe.calibrate`` > 0."""
+    n, d = stack_a.shape[1], min(stack_a.shape[2], stack_b.shape[2])
+    out = {f"cka{suffix}": cka_layers(stack_a, stack_b, probe.cka_kind)}
+    for measure in probe.measures:
+        if measure != "cka":
+            out[f"{measure}{suffix}"] = similarity_diagonal(stack_a, stack_b, measure)
+        if probe.calibrate:
+            index = index_name(measure, probe, n, d)
+            out[f"{measure}{suffix}_calibrated"] = np.array([
+                calibrated(index, stack_a[layer], stack_b[layer],
+                           n_permutations=probe.calibrate, seed=layer)["z"]
+                for layer in range(stack_a.shape[0])])
+    return out
+
+
+def aligned_rows(embed: Embed, corpus: ParallelCorpus, probe: ProbeConfig, *,
+                 hits: dict | None = None) -> list[dict]:
+    """Tatoeba accuracy both ways (+ duplicate-aware en->xx) and en-xx similarity, every layer.
+
+    ``hits``: when given, filled with ``{language: {direction: [hits per layer]}}``, each
+    the per-pair top-1 hits as "0"/"1" strings (which pairs flip between checkpoints).
+    """
     if corpus.gold is not None:
         raise ValueError(f"corpus {corpus.name!r} is a mining corpus; use mining_rows")
     src, tgt = embed(corpus.src_texts), embed(corpus.tgt_texts)  # (L + 1, n, d) each
-    cka = cka_layers(tgt, src, probe.cka_kind)
-    rows = []
+    similarity = similarity_values(tgt, src, probe, "_en_xx")
+    rows, per_layer = [], {direction: [] for direction in DIRECTIONS}
     for layer in range(src.shape[0]):
-        acc = tatoeba_accuracy(src[layer], tgt[layer], src_texts=corpus.src_texts,
-                               tgt_texts=corpus.tgt_texts)
+        found = tatoeba_hits(src[layer], tgt[layer], src_texts=corpus.src_texts,
+                             tgt_texts=corpus.tgt_texts)
+        acc = {key: float(np.mean(value)) for key, value in found.items()}
+        for direction in DIRECTIONS:
+            per_layer[direction].append(encode_hits(found[direction]))
         values = {
             "tatoeba_xx2en": acc["src2tgt"],
             "tatoeba_en2xx": acc["tgt2src"],  # XTREME's direction: English queries
             "tatoeba_en2xx_dedup": acc["tgt2src_dedup"],
-            "cka_en_xx": float(cka[layer]),
+            **{metric: float(v[layer]) for metric, v in similarity.items()},
         }
         rows += [_row(corpus, layer, metric, value) for metric, value in values.items()]
+    if hits is not None:
+        hits[corpus.lang] = per_layer
     return rows
 
 
@@ -127,11 +159,12 @@ def _layer_candidates(embed: Embed, corpus: ParallelCorpus, retrieval: Retrieval
 
 def corpora_rows(embed: Embed, aligned: Sequence[ParallelCorpus],
                  mining: Sequence[tuple[ParallelCorpus, ParallelCorpus]], *,
-                 probe: ProbeConfig, retrieval: RetrievalConfig) -> list[dict]:
+                 probe: ProbeConfig, retrieval: RetrievalConfig,
+                 hits: dict | None = None) -> list[dict]:
     """All alignment rows of one encoder: every aligned corpus, every (fit, eval) pair."""
     rows = []
     for corpus in aligned:
-        rows += aligned_rows(embed, corpus, probe)
+        rows += aligned_rows(embed, corpus, probe, hits=hits)
     for fit, evaluation in mining:
         rows += mining_rows(embed, fit, evaluation, retrieval)
     return rows

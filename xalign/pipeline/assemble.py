@@ -53,17 +53,18 @@ def _lineage_rows(plan, results, lin, base, tables, done) -> None:
         if probe not in done:
             continue
         head = {**key, "phase": phase, "train_task": train_task}
-        tables["alignment"] += [{**head, **row} for row in results[probe]]
+        tables["alignment"] += [{**head, **row} for row in results[probe]["rows"]]
         if cka is not None and cka in done:
-            grid = results[cka]
-            diagonal = grid["diagonal"]
+            measures = results[cka]["measures"]
             tables["cka_grid"] += [{**key, "phase_a": 0, "phase_b": phase,
-                                    "train_task": train_task, **row} for row in grid["rows"]]
-        else:  # the pretrained model (or none's phase 1) against itself: CKA 1 by definition
-            diagonal = [1.0] * (1 + max(r["layer"] for r in results[probe]))
-        tables["alignment"] += [{**head, "language": "en", "layer": layer,
-                                 "metric": "cka_vs_phase0", "value": value}
-                                for layer, value in enumerate(diagonal)]
+                                    "train_task": train_task, **row}
+                                   for row in results[cka]["rows"]]
+        else:  # the pretrained model (or none's phase 1) against itself
+            measures = _identity(plan, results[probe]["rows"])
+        tables["alignment"] += [{**head, "language": "en", "layer": layer, "metric": metric,
+                                 "value": value}
+                                for metric, values in measures.items()
+                                for layer, value in enumerate(values)]
         path = results[producer]["encoder"] if producer else str(_base_path(plan, results,
                                                                             lin.model))
         tables["checkpoints"].append({**head, "path": path,
@@ -74,6 +75,13 @@ def _lineage_rows(plan, results, lin, base, tables, done) -> None:
                 tables["zeroshot"] += [{**key, "train_task": train_task,
                                         "target": unit.eval_task, **row}
                                        for row in results[unit.name]["rows"]]
+
+
+def _identity(plan: Plan, rows: list[dict]) -> dict[str, list[float]]:
+    """A checkpoint against itself: every similarity index is 1 by definition (a
+    calibrated z-score has no meaning there and is left out)."""
+    layers = 1 + max(r["layer"] for r in rows)
+    return {f"{m}_vs_phase0": [1.0] * layers for m in ("cka", *plan.config.probe.measures)}
 
 
 def _base_path(plan: Plan, results: dict, model: str) -> str:

@@ -58,11 +58,25 @@ def run_experiment(config: ExperimentConfig, run_dir: Path, *, on_unit=None, pla
         tables["zeroshot"] = zeroshot_intervals(tables["zeroshot"])
     if kinds is None:
         tables.update(analyse(tables, config))
+        tables.update(_flips(plan, ctx, tables))
     with writing(run_dir / "results"):
         written = write_tables(run_dir / "results", tables, keep_others=kinds is not None)
     if kinds is None and config.output.figures:
         _report_if_changed(run_dir)
     return {**summary, "tables": [str(p) for p in written]}
+
+
+def _flips(plan: Plan, ctx, tables: dict) -> dict:
+    """Which Tatoeba pairs flip between checkpoints (counts per layer, pairs at the
+    headline layer)."""
+    from xalign.analysis.primary import headline
+    from xalign.pipeline.flip_tables import flip_tables
+
+    if not tables.get("alignment") or not ctx.config.data.aligned:
+        return {}
+    texts = {c.lang: (c.src_texts, c.tgt_texts) for c in ctx.corpora.aligned}
+    layers = headline(ctx.config.analysis, tables["alignment"]).layers
+    return flip_tables(plan, ctx.results, texts, layers)
 
 
 def _report_if_changed(run_dir: Path) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from xalign.config import to_dict
 from xalign.plan import Unit
-from xalign.probing import cka_grid, cka_layers, corpora_rows, embedder, grid_rows
+from xalign.probing import cka_grid, corpora_rows, embedder, grid_rows, similarity_values
 
 
-def probe(ctx, unit: Unit) -> list[dict]:
+def probe(ctx, unit: Unit) -> dict:
     """Tatoeba accuracy, en-xx similarity and BUCC F1 of one checkpoint at every layer."""
     encoder = _encoder(ctx, unit, unit.deps[0] if unit.deps else None)
     config = ctx.config
@@ -22,10 +22,12 @@ def probe(ctx, unit: Unit) -> list[dict]:
               "corpora": ctx.corpora.stamp(), "probe": _probe_settings(ctx, encoder),
               "retrieval": to_dict(config.retrieval)}
 
-    def work(folder: Path) -> list[dict]:
+    def work(folder: Path) -> dict:
         embed = embedder(encoder, config.probe, progress=True)
-        return corpora_rows(embed, ctx.corpora.aligned, ctx.corpora.mining,
-                            probe=config.probe, retrieval=config.retrieval)
+        hits: dict = {}
+        rows = corpora_rows(embed, ctx.corpora.aligned, ctx.corpora.mining,
+                            probe=config.probe, retrieval=config.retrieval, hits=hits)
+        return {"rows": rows, "hits": hits}
 
     return ctx.units.run(unit.name, inputs, work, shared=False)
 
@@ -37,11 +39,11 @@ def phase_cka(ctx, unit: Unit) -> dict:
     inputs = _pair_inputs(ctx, unit, base, encoder, texts)
 
     def work(folder: Path) -> dict:
-        a = embedder(base, ctx.config.probe)(texts)
-        b = embedder(encoder, ctx.config.probe)(texts)
-        grid = cka_grid(a, b, ctx.config.probe.cka_kind)
-        return {"diagonal": [float(grid[i, i]) for i in range(len(grid))],
-                "rows": grid_rows(grid, "en")}
+        probe = ctx.config.probe
+        a, b = embedder(base, probe)(texts), embedder(encoder, probe)(texts)
+        values = similarity_values(a, b, probe, "_vs_phase0")
+        return {"measures": {m: v.tolist() for m, v in values.items()},
+                "rows": grid_rows(cka_grid(a, b, probe.cka_kind), "en")}
 
     return ctx.units.run(unit.name, inputs, work, shared=False)
 
@@ -53,10 +55,11 @@ def condition_cka(ctx, unit: Unit) -> list[dict]:
     inputs = _pair_inputs(ctx, unit, enc_a, enc_b, texts)
 
     def work(folder: Path) -> list[dict]:
-        values = cka_layers(embedder(enc_a, ctx.config.probe)(texts),
-                            embedder(enc_b, ctx.config.probe)(texts), ctx.config.probe.cka_kind)
-        return [{"language": "en", "layer": layer, "metric": "cka", "value": float(v)}
-                for layer, v in enumerate(values)]
+        probe = ctx.config.probe
+        values = similarity_values(embedder(enc_a, probe)(texts), embedder(enc_b, probe)(texts),
+                                   probe, "")
+        return [{"language": "en", "layer": layer, "metric": metric, "value": float(v)}
+                for metric, per_layer in values.items() for layer, v in enumerate(per_layer)]
 
     return ctx.units.run(unit.name, inputs, work, shared=False)
 
