@@ -111,11 +111,21 @@ def sign_flip(d) -> float:
     return float(np.mean(np.array(sums) >= abs(d.sum()) - 1e-12))
 
 
+def test_robustness_shows_each_primary_contrast_under_the_other_index(full_run):
+    _, text = full_run
+    section = text.split("## Robustness")[1].split("\n## ")[0]
+    for a, b in (("hard", "easy"), ("easy", "random")):
+        d = per_seed("cka_en_xx", a, b)
+        assert f"| cka_en_xx | {d.mean():+.3f} |" in section, (a, b)
+    # every condition shift is positive for both metrics: the sign holds
+    assert section.count("holds under 1 of 1 other indices") == 4
+
+
 def test_answer_comes_first_with_the_hand_computed_primary_contrasts(full_run):
     _, text = full_run
     headings = re.findall(r"^## (.+)$", text, re.M)
-    assert headings[:3] == ["Answer", "Smallest resolvable difference", "Run summary"]
-    assert "Robustness" not in headings  # issue 12 fills robustness_section later
+    assert headings[:4] == ["Answer", "Smallest resolvable difference", "Robustness",
+                            "Run summary"]
     answer = text.split("## Answer")[1].split("## Smallest")[0]
     assert ("**tatoeba_en2xx at layer 4** (hidden_states index) **after intermediate "
             "training**") in answer

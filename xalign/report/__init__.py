@@ -5,7 +5,7 @@ a line saying so), draws every figure into ``RUN_DIR/figures/`` (PNG + PDF + JSO
 and writes ``RUN_DIR/report.md`` atomically. The same tables give the same report.
 
 Order: Answer (the primary contrasts in plain words), smallest resolvable difference,
-robustness (issue 12, when written), run summary, then the exploratory sections.
+robustness under other indices and difficulty measures, run summary, then the exploratory sections.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from xalign.report.alignment import (
     curves_section,
     grids_section,
 )
-from xalign.report.answer import answer_section, resolution_section, robustness_section
+from xalign.report.answer import answer_section, resolution_section
 from xalign.report.base import Report, experiment_name
 from xalign.report.outcomes import change_section, zeroshot_section
+from xalign.report.robustness import flips_section, robustness_section
 from xalign.report.tasks import cartography_section, difficulty_section, summary_section
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def write_report(run_dir: Path) -> Path:
         contrasts_section(report),
         zeroshot_section(report),
         change_section(report),
+        flips_section(report),
         curves_section(report),
         condition_cka_section(report),
         grids_section(report),

@@ -133,14 +133,3 @@ def _resolution_cells(row: dict) -> list[Any]:
     cells = [sd, half, mde]
     return [row["model"], row["contrast"], row["inter_task"] or "-",
             f"{row['metric']}{layer}", n, *(f"{v:.4f}" if finite(v) else "n/a" for v in cells)]
-
-
-def robustness_section(report: Report) -> str | None:
-    """ROBUSTNESS (issue 12), to be written: does the primary contrast keep its sign and
-    significance under each similarity index and each difficulty scorer?
-
-    Return the section's Markdown (starting "## Robustness"), or None to leave it out;
-    :func:`xalign.report.write_report` places it right after the resolution section.
-    """
-    return None
-

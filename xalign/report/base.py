@@ -16,7 +16,8 @@ from xalign.tables import SCHEMAS
 
 # The tables a report reads; cartography_<task>.csv files are found by name.
 TABLES = ("alignment", "cka_grid", "condition_cka", "zeroshot", "contrasts",
-          "change_vs_accuracy", "change_points", "task_difficulty")
+          "change_vs_accuracy", "change_points", "task_difficulty", "difficulty_agreement",
+          "flip_counts", "flip_pairs")
 
 
 class Report:
