@@ -63,25 +63,29 @@ class QuantIndex:
         return len(self.rows)
 
 
-def quantize_index(index: np.ndarray) -> QuantIndex:
+def quantize_index(index: np.ndarray, n_threads: int | None = None) -> QuantIndex:
     """Quantise (n, d) rows to int8, one scale per tile of rows with similar peaks."""
     peaks = np.concatenate([np.abs(c).max(axis=1) for c in row_chunks(index)])
     order = np.argsort(-peaks, kind="stable")
     n, d = index.shape
     n_tiles = -(-n // TILE)
-    codes = torch.zeros((n_tiles * TILE, d), dtype=torch.int8)
+    codes = np.zeros((n_tiles * TILE, d), dtype=np.int8)
     rows = np.empty(n, dtype=np.int64)
     scale, norm, residual = (np.zeros(n_tiles) for _ in range(3))
-    for t in range(n_tiles):
+
+    def one_tile(t: int) -> None:  # writes disjoint slices: safe on worker threads
         members = np.sort(order[t * TILE : (t + 1) * TILE])  # ascending: memory-map locality
         y = np.asarray(index[members], dtype=np.float64)
         peak = float(peaks[members].max())
         scale[t] = 127.0 / peak if peak > 0 else 1.0
         q, res = _round(y, np.full(len(y), scale[t]))
-        codes[t * TILE : t * TILE + len(y)] = torch.from_numpy(q)
+        codes[t * TILE : t * TILE + len(y)] = q  # numpy: no OpenMP hand-off per tile
         rows[t * TILE : t * TILE + len(y)] = members
         norm[t], residual[t] = np.linalg.norm(y, axis=1).max(), res.max()
-    return QuantIndex(codes, rows, scale, norm, residual)
+
+    with ThreadPoolExecutor(n_threads or torch.get_num_threads()) as pool:
+        list(pool.map(one_tile, range(n_tiles)))
+    return QuantIndex(torch.from_numpy(codes), rows, scale, norm, residual)
 
 
 def _round(x: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +120,7 @@ def int8_knn(
         score descending then row ascending, and (nq,) bool. Where ``certified`` is False
         the row may be wrong and must be searched again exactly.
     """
-    qindex = quantize_index(index)
+    qindex = quantize_index(index, n_threads)
     nq = queries.shape[0]
     scores = np.zeros((nq, k), dtype=np.float32)
     ids = np.zeros((nq, k), dtype=np.int64)
