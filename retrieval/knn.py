@@ -54,12 +54,15 @@ logger = logging.getLogger(__name__)
 # for pools of 10^6 sentences while keeping BLAS calls large enough to be efficient.
 DEFAULT_CHUNK_SIZE = 131_072
 BACKENDS = ("auto", "faiss", "int8", "torch")
-# Below this many (query, row) pairs the int8 set-up (quantising the index, threads) costs
-# more than it saves; FAISS answers such searches in milliseconds.
-INT8_MIN_PAIRS = 1 << 22
-# int8 scan vs FAISS on one tile, both one thread: re-ranking and merging add about 25 %,
-# so a smaller measured gain would not beat FAISS end to end.
-INT8_MIN_SPEEDUP = 1.5
+# Quantising the index costs about what FAISS spends searching it for ~500 queries.
+INT8_MIN_QUERIES = 1024
+# (largest d or None, fewest index rows) for int8: below, re-ranking the candidates costs
+# more than the faster scan saves. Measured crossovers with 2 threads: about 2k rows at
+# d = 384 (int8 1.2x FAISS there), about 10k at d = 1024 (0.54x at 5k, 1.08x at 10k).
+INT8_MIN_ROWS = ((512, 4096), (None, 32_768))
+# int8 tile scan vs FAISS on one tile, both one thread: re-ranking and merging cost about
+# as much again as the scan at 10k rows, so a smaller gain would not beat FAISS there.
+INT8_MIN_SPEEDUP = 2.0
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -100,9 +103,9 @@ def knn(
 
     - ``"faiss"``: FAISS ``IndexFlatIP`` over index chunks of ``chunk_size`` rows, the
       per-chunk top-k lists merged; queries in chunks of ``chunk_size`` too.
-    - ``"int8"``: int8 candidate scoring, float32 re-ranking of k + 44 candidates and a
-      certificate (:mod:`retrieval.knn_int8`); queries that fail it twice are searched
-      again with FAISS (CPU only).
+    - ``"int8"``: int8 candidate scoring, float32 re-ranking of k + 28 candidates (k + 60
+      for d > 512) and a certificate (:mod:`retrieval.knn_int8`); queries that fail it
+      twice are searched again with FAISS (CPU only).
     - ``"torch"``: float32 torch matmul + topk in blocks on ``device`` (default "cuda").
     - ``"auto"``: :func:`choose_backend`.
 
@@ -157,7 +160,8 @@ def choose_backend(n_queries: int, n_index: int, dim: int) -> tuple[str, str | N
     """
     if torch.cuda.is_available():
         return "torch", "cuda"
-    if n_queries * n_index >= INT8_MIN_PAIRS:
+    min_rows = next(rows for d, rows in INT8_MIN_ROWS if d is None or dim <= d)
+    if n_queries >= INT8_MIN_QUERIES and n_index >= min_rows:
         speedup = int8_speedup(dim)
         logger.debug("int8 tile scan measured %.2fx FAISS at dim %d", speedup, dim)
         if speedup >= INT8_MIN_SPEEDUP:
