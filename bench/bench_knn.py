@@ -8,6 +8,7 @@ backend and with FAISS forced. Prints the CPU model and its SIMD flags.
 
     .venv/bin/python bench/bench_knn.py --quick      # about a minute (make bench)
     .venv/bin/python bench/bench_knn.py              # 10k and 100k at 384 and 1024 dims
+    .venv/bin/python bench/bench_knn.py --sizes 100000 --dims 384 --methods faiss,knn
     .venv/bin/python bench/bench_knn.py --million    # plus 10k queries over 1M rows
 """
 
@@ -151,6 +152,10 @@ def _agreement(want: np.ndarray, got: np.ndarray) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about a minute: for make bench")
+    parser.add_argument("--sizes", default="10000,100000", help="n (queries = rows), comma list")
+    parser.add_argument("--dims", default="384,1024", help="embedding dims, comma list")
+    parser.add_argument("--methods", default="faiss,knn,numpy", help="first one is the base")
+    parser.add_argument("--no-bucc", action="store_true", help="skip BUCC mining at 100k")
     parser.add_argument("--million", action="store_true", help="add 10k queries x 1M rows")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats per case")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -166,21 +171,22 @@ def main() -> None:
     for dim in (384, 1024):
         print(f"int8 tile scan vs FAISS, one thread, dim {dim}: {int8_speedup(dim):.2f}x; "
               f"backend at 100k: {choose_backend(100_000, 100_000, dim)}")
-    search = ["faiss", "knn", "numpy"]
     if args.quick:
-        bench_case("search", search, 10_000, 10_000, 384, args.repeats)
+        bench_case("search", ["faiss", "knn", "numpy"], 10_000, 10_000, 384, args.repeats)
         # FAISS on a 10k-query slice keeps the quick run short; its time scales linearly.
         part = bench_case("search, FAISS on 10% of the queries", ["faiss"], 10_000, 100_000, 384, 1)
         ours = bench_case("search", ["knn"], 100_000, 100_000, 384, 1)
         print(f"  knn at 100k: {10 * part['faiss'] / ours['knn']:.2f}x FAISS "
               f"(FAISS time extrapolated linearly from its 10k-query slice)")
         return None
-    for n in (10_000, 100_000):
-        for dim in (384, 1024):
-            bench_case("search", search, n, n, dim, args.repeats)
+    methods = args.methods.split(",")
+    for n in map(int, args.sizes.split(",")):
+        for dim in map(int, args.dims.split(",")):
+            bench_case("search", methods, n, n, dim, args.repeats)
     if args.million:
         bench_case("search", ["faiss", "knn"], 10_000, 1_000_000, 384, args.repeats)
-    bench_case("BUCC mining", ["mine_faiss", "mine"], 100_000, 100_000, 384, args.repeats)
+    if not args.no_bucc:
+        bench_case("BUCC mining", ["mine_faiss", "mine"], 100_000, 100_000, 384, args.repeats)
     return None
 
 

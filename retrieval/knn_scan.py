@@ -23,6 +23,7 @@ INT_MIN, INT_MAX = torch.iinfo(torch.int32).min, torch.iinfo(torch.int32).max
 # reading the groups one by one (adversarial ties); measured on random data, the sparse
 # merge still wins at 8 groups per query, so only a flood of hits switches.
 DENSE_HITS = 32
+SUPER = 4  # tiles scored before one merge: a quarter of the merges' fixed torch-call costs
 
 
 @dataclass(frozen=True)
@@ -53,27 +54,39 @@ def scan(
     inv, err = torch.from_numpy(bounds.inv_scale), torch.from_numpy(bounds.err)
     best_u = torch.full((q.shape[0], kp), -torch.inf, dtype=torch.float64)
     best_i = torch.full((q.shape[0], kp), -1, dtype=torch.int64)
-    for t, start in enumerate(range(0, n, tile)):
-        s = torch._int_mm(q, codes[start : start + tile].T)  # (qb, tile) int32
-        s[:, n - start :] = INT_MIN  # padding rows of the last tile never win
-        cut = best_u.amin(1)  # (qb,) running kp-th bound
-        scale = (inv[:, t], err[:, t])
-        # Dense while the buffer is not full (first tile), and when many groups pass.
-        if bool(torch.isinf(cut).any()) or not _merge_sparse(s, start, scale, cut, best_u, best_i):
-            best_u, best_i = _merge_dense(s, start, scale, best_u, best_i)
+    n_tiles = -(-n // tile)
+    s = torch.empty((SUPER, q.shape[0], tile), dtype=torch.int32)  # reused score buffer
+    # Tile by tile while the cut still rises fast (a stale cut lets many groups pass),
+    # then SUPER tiles per merge.
+    starts = [*range(min(SUPER, n_tiles)), *range(SUPER, n_tiles, SUPER)]
+    for t0, stop in zip(starts, [*starts[1:], n_tiles], strict=True):
+        tiles = range(t0, stop)
+        for j, t in enumerate(tiles):
+            torch._int_mm(q, codes[t * tile : (t + 1) * tile].T, out=s[j])  # (qb, tile)
+        s[len(tiles) - 1, :, n - tiles[-1] * tile :] = INT_MIN  # padding rows never win
+        first, cut = t0, best_u.amin(1)  # (qb,) running kp-th bound
+        if bool(torch.isinf(cut).any()):  # buffer not full yet: a dense first tile
+            one = (s[0], t0 * tile, inv[:, t0], err[:, t0])
+            best_u, best_i = _merge_dense(one, best_u, best_i)
+            first, cut = t0 + 1, best_u.amin(1)
+        rest = slice(first - t0, len(tiles))
+        block = (s[rest], first * tile, inv[:, first : tiles.stop], err[:, first : tiles.stop])
+        if first < tiles.stop and not _merge_sparse(block, cut, best_u, best_i):
+            for j in range(first, tiles.stop):  # many groups pass: dense tile by tile
+                one = (s[j - t0], j * tile, inv[:, j], err[:, j])
+                best_u, best_i = _merge_dense(one, best_u, best_i)
     return best_u.amin(1).numpy(), best_i.numpy()
 
 
 def _merge_dense(
-    s: torch.Tensor,
-    start: int,
-    scale: tuple[torch.Tensor, torch.Tensor],
+    one: tuple[torch.Tensor, int, torch.Tensor, torch.Tensor],
     best_u: torch.Tensor,
     best_i: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Merge the tile's top-kp (one scale per row within a tile: int order = bound order)."""
+    """Merge one tile's top-kp (one scale per row within a tile: int order = bound order)."""
+    s, start, inv, err = one
     v, pos = s.topk(min(best_u.shape[1], s.shape[1]), dim=1)
-    u = v.double() * scale[0][:, None] + scale[1][:, None]
+    u = v.double() * inv[:, None] + err[:, None]
     u[v == INT_MIN] = -torch.inf
     cand_u, cand_i = torch.cat([best_u, u], 1), torch.cat([best_i, pos + start], 1)
     top_u, top_p = cand_u.topk(best_u.shape[1], dim=1)
@@ -81,33 +94,33 @@ def _merge_dense(
 
 
 def _merge_sparse(
-    s: torch.Tensor,
-    start: int,
-    scale: tuple[torch.Tensor, torch.Tensor],
+    block: tuple[torch.Tensor, int, torch.Tensor, torch.Tensor],
     cut: torch.Tensor,
     best_u: torch.Tensor,
     best_i: torch.Tensor,
 ) -> bool:
-    """Insert the entries of tile s (qb, tile) whose bound exceeds ``cut`` in place.
+    """Insert the entries of tiles s (m, qb, tile) whose bound exceeds ``cut`` in place.
 
-    Returns False, changing nothing, when more than ``DENSE_HITS`` groups per query pass:
-    then a dense top-k over the tile is cheaper than reading the groups one by one.
+    Returns False, changing nothing, when more than ``DENSE_HITS`` groups per query and
+    tile pass: then a dense top-k of each tile is cheaper than reading groups one by one.
     """
-    inv, err = scale
+    s, start, inv, err = block  # inv, err: (qb, m)
+    m, qb, tile = s.shape
+    width = tile // GROUP
     # u > cut  <=>  s > (cut - err) / inv; one below the floor keeps it safe under rounding.
-    thr = ((cut - err) / inv).floor().sub(1).clamp(INT_MIN, INT_MAX).to(torch.int32)
-    qb, width = s.shape[0], s.shape[1] // GROUP
-    groups = s.view(qb, GROUP, width)  # group c holds columns c, c + width, c + 2 width, ...
-    r, c = torch.nonzero(groups.amax(1) > thr[:, None], as_tuple=True)  # row-major order
-    if r.numel() > DENSE_HITS * qb:
+    thr = ((cut[:, None] - err) / inv).floor().sub(1).clamp(INT_MIN, INT_MAX).to(torch.int32)
+    groups = s.view(m, qb, GROUP, width)  # group c holds columns c, c + width, ...
+    passing = groups.amax(2) > thr.T[:, :, None]  # (m, qb, width)
+    r, j, c = torch.nonzero(passing.permute(1, 0, 2), as_tuple=True)  # sorted by row
+    if r.numel() > DENSE_HITS * qb * m:
         return False
     if r.numel() == 0:
         return True
-    vals = groups[r, :, c]  # (hits, GROUP)
-    keep = vals > thr[r, None]
-    rows = r[:, None].expand_as(vals)[keep]  # still sorted by row
-    cols = (c[:, None] + width * torch.arange(GROUP) + start)[keep]
-    u = vals[keep].double() * inv[rows] + err[rows]
+    vals = groups[j, r, :, c]  # (hits, GROUP)
+    keep = vals > thr[r, j, None]
+    rows, tiles = r[:, None].expand_as(vals)[keep], j[:, None].expand_as(vals)[keep]
+    cols = (j[:, None] * tile + c[:, None] + width * torch.arange(GROUP) + start)[keep]
+    u = vals[keep].double() * inv[rows, tiles] + err[rows, tiles]
     _insert((best_u, best_i), rows, u, cols)
     return True
 
