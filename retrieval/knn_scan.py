@@ -110,7 +110,8 @@ def _merge_sparse(
     # u > cut  <=>  s > (cut - err) / inv; one below the floor keeps it safe under rounding.
     thr = ((cut[:, None] - err) / inv).floor().sub(1).clamp(INT_MIN, INT_MAX).to(torch.int32)
     groups = s.view(m, qb, GROUP, width)  # group c holds columns c, c + width, ...
-    passing = groups.amax(2) > thr.T[:, :, None]  # (m, qb, width)
+    gmax = s.view(m * qb, GROUP, width).amax(1).view(m, qb, width)  # 3-D: the faster kernel
+    passing = gmax > thr.T[:, :, None]  # (m, qb, width)
     r, j, c = torch.nonzero(passing.permute(1, 0, 2), as_tuple=True)  # sorted by row
     if r.numel() > DENSE_HITS * qb * m:
         return False
