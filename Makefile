@@ -39,7 +39,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_encode.py
-	$(BIN)/python bench/bench_knn.py
+	$(BIN)/python bench/bench_knn.py --quick
 	$(BIN)/python bench/bench_cka.py --quick
 	$(BIN)/python bench/bench_train.py --quick
 

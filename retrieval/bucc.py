@@ -66,14 +66,29 @@ def bucc_f1(
         is better, plus n_extracted, n_correct, n_gold.
 
     Raises:
-        ValueError: if gold is empty or the threshold is NaN.
+        ValueError: if gold is empty, the threshold is NaN, or a (source, target) pair
+            appears twice among the candidates (it would be counted twice).
     """
     gold = _gold_set(gold)
     if math.isnan(threshold):
         raise ValueError("threshold is NaN; expected a number (inf extracts nothing)")
+    candidates = _unique_pairs(candidates)
     extracted = [(s, t) for s, t, score in candidates if score >= threshold]
     n_correct = sum(pair in gold for pair in extracted)
     return _scores(len(extracted), n_correct, len(gold))
+
+
+def _unique_pairs(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """The candidates as a list; a repeated (source, target) pair is an error: mining
+    yields each pair once, and a repeat would count one sentence pair twice."""
+    cands = list(candidates)
+    seen: set = set()
+    for s, t, _ in cands:
+        if (s, t) in seen:
+            raise ValueError(f"candidate pair ({s!r}, {t!r}) appears twice; expected each "
+                             "(source, target) pair once")
+        seen.add((s, t))
+    return cands
 
 
 def fit_threshold(
@@ -98,10 +113,10 @@ def fit_threshold(
         threshold (the oracle precision, recall and F1 of this split).
 
     Raises:
-        ValueError: if gold is empty or a score is NaN.
+        ValueError: if gold is empty, a score is NaN, or a pair appears twice.
     """
     gold = _gold_set(gold)
-    cands = sorted(candidates, key=lambda c: -float(c[2]))  # stable: ties keep input order
+    cands = sorted(_unique_pairs(candidates), key=lambda c: -float(c[2]))  # ties: input order
     if any(math.isnan(float(c[2])) for c in cands):
         raise ValueError("candidate scores contain NaN; expected finite margin scores")
     best_f1, best_pos, correct = 0.0, -1, 0

@@ -1,36 +1,75 @@
-"""Exact and approximate inner-product k-nearest-neighbour search with FAISS.
+"""Exact and approximate inner-product k-nearest-neighbour search.
 
-All functions take and return numpy arrays. For cosine similarity the caller passes
-L2-normalised rows (see :func:`l2_normalize`); the search itself is a plain inner product,
-as in XTREME's Tatoeba and LASER's BUCC mining.
+All functions take and return numpy arrays; inputs may be numpy memory maps of float16 or
+float32 rows, read chunk by chunk. For cosine similarity the caller passes L2-normalised
+rows (see :func:`l2_normalize`); the search itself is a plain inner product, as in
+XTREME's Tatoeba and LASER's BUCC mining.
+
+:func:`knn` is exact and picks its backend by measured capability (:func:`choose_backend`):
+a CUDA GPU (torch matmul + topk, :mod:`retrieval.knn_torch`), else int8 candidate scoring
+with exact float32 re-ranking and a certificate (:mod:`retrieval.knn_int8`) where the int8
+GEMM is measured faster than FAISS, else FAISS ``IndexFlatIP``. Every backend returns the
+same ids except among tied scores.
 
 Ties: results are sorted by score descending, then by index row ascending. When several
-index rows tie at the k-th score, which of them fills the last slots is unspecified (FAISS
-does not break ties by id); every returned row is then still a correct k-th neighbour.
+index rows tie at the k-th score, which of them fills the last slots is unspecified;
+every returned row is then still a correct k-th neighbour.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 
 import faiss
 import numpy as np
+import torch
+
+from retrieval._common import (
+    SCAN_ROWS,
+    as_matrix,
+    check_k,
+    check_pair,
+    f32,
+    faiss_threads,
+    merge_topk,
+)
+from retrieval.ann import ANN_KINDS, ann_knn, recall_at_k
+from retrieval.knn_int8 import int8_knn, int8_speedup
+from retrieval.knn_torch import torch_knn
+
+__all__ = [
+    "ANN_KINDS",
+    "BACKENDS",
+    "ann_knn",
+    "choose_backend",
+    "faiss_threads",
+    "knn",
+    "l2_normalize",
+    "recall_at_k",
+]
 
 logger = logging.getLogger(__name__)
 
 # 2**17 index rows x 384 dims is a 200 MB float32 copy inside IndexFlatIP: bounded memory
 # for pools of 10^6 sentences while keeping BLAS calls large enough to be efficient.
 DEFAULT_CHUNK_SIZE = 131_072
-ANN_KINDS = ("hnsw", "ivf")
+BACKENDS = ("auto", "faiss", "int8", "torch")
+# Quantising the index costs about what FAISS spends searching it for ~500 queries.
+INT8_MIN_QUERIES = 1024
+# (largest d or None, fewest index rows) for int8: below, re-ranking the candidates costs
+# more than the faster scan saves. Measured crossovers with 2 threads: about 2k rows at
+# d = 384 (int8 1.2x FAISS there), about 10k at d = 1024 (0.54x at 5k, 1.08x at 10k).
+INT8_MIN_ROWS = ((512, 4096), (None, 32_768))
+# int8 tile scan vs FAISS on one tile, both one thread: re-ranking and merging cost about
+# as much again as the scan at 10k rows, so a smaller gain would not beat FAISS there.
+INT8_MIN_SPEEDUP = 2.0
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     """Return a float32 copy of ``x`` with every row scaled to unit L2 norm.
 
     Args:
-        x: (n, d) array of any real dtype.
+        x: (n, d) array of any real dtype (a memory map is read chunk by chunk).
 
     Returns:
         (n, d) float32 array. Rows of zero norm stay zero (no NaN).
@@ -38,11 +77,14 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: if ``x`` is not 2-D or holds non-finite values.
     """
-    x = _as_matrix(x, "x")
-    norms = np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
-    # Dividing a zero row by 1 keeps it zero instead of producing 0/0 = NaN.
-    safe = np.where(norms > 0, norms, 1.0)
-    return (x / safe).astype(np.float32)
+    x = as_matrix(x, "x")
+    out = np.empty(x.shape, dtype=np.float32)
+    for start in range(0, x.shape[0], SCAN_ROWS):  # chunked: float64 copy of a chunk only
+        chunk = np.asarray(x[start : start + SCAN_ROWS], dtype=np.float64)
+        norms = np.linalg.norm(chunk, axis=1, keepdims=True)
+        # Dividing a zero row by 1 keeps it zero instead of producing 0/0 = NaN.
+        out[start : start + len(chunk)] = chunk / np.where(norms > 0, norms, 1.0)
+    return out
 
 
 def knn(
@@ -52,33 +94,99 @@ def knn(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_threads: int | None = None,
+    backend: str = "auto",
+    device: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inner-product k-NN (FAISS ``IndexFlatIP``) with bounded memory.
+    """Exact inner-product k-NN with bounded memory, on the fastest measured backend.
 
-    The index side is searched chunk by chunk and the per-chunk top-k lists are merged,
-    so at most ``chunk_size`` index rows are copied into FAISS at a time; queries are
-    processed in chunks of ``chunk_size`` rows as well. Pass L2-normalised arrays to get
-    cosine similarities.
+    Backends (all exact; ids agree except among tied scores):
+
+    - ``"faiss"``: FAISS ``IndexFlatIP`` over index chunks of ``chunk_size`` rows, the
+      per-chunk top-k lists merged; queries in chunks of ``chunk_size`` too.
+    - ``"int8"``: int8 candidate scoring, float32 re-ranking of k + 28 candidates (k + 60
+      for d > 512) and a certificate (:mod:`retrieval.knn_int8`); queries that fail it
+      twice are searched again with FAISS (CPU only).
+    - ``"torch"``: float32 torch matmul + topk in blocks on ``device`` (default "cuda").
+    - ``"auto"``: :func:`choose_backend`.
 
     Args:
-        queries: (nq, d) query embeddings.
+        queries: (nq, d) query embeddings (float16/32/64; a memory map is read in chunks).
         index: (n, d) embeddings to search, n >= k.
         k: number of neighbours, 1 <= k <= n.
-        chunk_size: rows per query chunk and per index chunk (k may exceed it).
-        n_threads: OpenMP threads for FAISS during this call; None keeps the current
-            setting. The previous setting is restored afterwards.
+        chunk_size: rows per query and index chunk of the faiss backend, cap on the
+            torch backend's blocks (k may exceed it); the int8 backend uses cache-sized
+            tiles of its own.
+        n_threads: threads for FAISS (OpenMP) or the int8 workers during this call; None
+            keeps FAISS's setting and uses torch's thread count for int8. The previous
+            FAISS setting is restored afterwards.
+        backend: one of ``BACKENDS``.
+        device: torch device of the torch backend; None = "cuda".
 
     Returns:
         (scores, ids): (nq, k) float32 inner products and (nq, k) int64 row numbers into
         ``index``, sorted by score descending (ties: row ascending).
 
     Raises:
-        ValueError: on non-2-D input, mismatched dims, k < 1, k > n or chunk_size < 1.
+        ValueError: on non-2-D or non-finite input, mismatched dims, k < 1, k > n,
+            chunk_size < 1, n_threads < 1 or an unknown backend.
     """
-    queries, index = _check_pair(queries, index)
-    _check_k(k, index.shape[0])
+    queries, index = check_pair(queries, index)
+    check_k(k, index.shape[0])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if n_threads is not None and n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        backend, device = choose_backend(queries.shape[0], index.shape[0], index.shape[1])
+    if backend == "torch":
+        return torch_knn(queries, index, k, device=device or "cuda", chunk_size=chunk_size)
+    if backend == "int8":
+        return _int8_then_faiss(queries, index, k, n_threads)
+    return _faiss_knn(queries, index, k, chunk_size, n_threads)
+
+
+def choose_backend(n_queries: int, n_index: int, dim: int) -> tuple[str, str | None]:
+    """The exact backend :func:`knn` uses for a search of this size, and its device.
+
+    A CUDA GPU when torch sees one; otherwise int8 when the search is large enough and a
+    one-tile measurement (:func:`retrieval.knn_int8.int8_speedup`, once per process and
+    dimension) finds the int8 scan at least ``INT8_MIN_SPEEDUP`` times faster than FAISS
+    on this CPU; otherwise FAISS.
+
+    Returns:
+        (backend, device): ("torch", "cuda"), ("int8", None) or ("faiss", None).
+    """
+    if torch.cuda.is_available():
+        return "torch", "cuda"
+    min_rows = next(rows for d, rows in INT8_MIN_ROWS if d is None or dim <= d)
+    if n_queries >= INT8_MIN_QUERIES and n_index >= min_rows:
+        speedup = int8_speedup(dim)
+        logger.debug("int8 tile scan measured %.2fx FAISS at dim %d", speedup, dim)
+        if speedup >= INT8_MIN_SPEEDUP:
+            return "int8", None
+    return "faiss", None
+
+
+def _int8_then_faiss(
+    queries: np.ndarray, index: np.ndarray, k: int, n_threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """int8 search; the queries its certificate does not cover are redone with FAISS."""
+    scores, ids, certified = int8_knn(queries, index, k, n_threads=n_threads)
+    redo = np.flatnonzero(~certified)
+    if len(redo):
+        logger.debug("int8 certificate failed for %d of %d queries", len(redo), len(ids))
+        scores[redo], ids[redo] = _faiss_knn(
+            queries[redo], index, k, DEFAULT_CHUNK_SIZE, n_threads
+        )
+    return scores, ids
+
+
+def _faiss_knn(
+    queries: np.ndarray, index: np.ndarray, k: int, chunk_size: int, n_threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS IndexFlatIP over index chunks, merging the per-chunk top-k lists."""
     nq = queries.shape[0]
     scores = np.empty((nq, 0), dtype=np.float32)  # running top-k, grows to (nq, k)
     ids = np.empty((nq, 0), dtype=np.int64)
@@ -86,7 +194,7 @@ def knn(
         # Index chunks outermost so that each chunk is copied into FAISS only once.
         for i0 in range(0, index.shape[0], chunk_size):
             flat = faiss.IndexFlatIP(index.shape[1])
-            flat.add(index[i0 : i0 + chunk_size])
+            flat.add(f32(index[i0 : i0 + chunk_size]))
             scores, ids = _search_queries(flat, queries, (scores, ids), i0, k, chunk_size)
     return scores, ids
 
@@ -106,150 +214,10 @@ def _search_queries(
     ids = np.empty((queries.shape[0], width), dtype=np.int64)
     for q0 in range(0, queries.shape[0], chunk_size):
         rows = slice(q0, q0 + chunk_size)
-        s, i = flat.search(queries[rows], kc)
-        scores[rows], ids[rows] = _merge_topk(
+        s, i = flat.search(f32(queries[rows]), kc)
+        scores[rows], ids[rows] = merge_topk(
             np.concatenate([best[0][rows], s], axis=1),
             np.concatenate([best[1][rows], i + offset], axis=1),
             k,
         )
     return scores, ids
-
-
-def _merge_topk(
-    scores: np.ndarray, ids: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the k best columns per row, sorted by score desc then id asc."""
-    order = np.lexsort((ids, -scores), axis=-1)[:, :k]
-    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
-
-
-def ann_knn(
-    queries: np.ndarray,
-    index: np.ndarray,
-    k: int,
-    *,
-    kind: str = "hnsw",
-    params: dict[str, int] | None = None,
-    n_threads: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate inner-product k-NN (FAISS HNSW or IVF-Flat), same return as :func:`knn`.
-
-    Args:
-        queries: (nq, d) query embeddings.
-        index: (n, d) embeddings to search, n >= k.
-        k: number of neighbours, 1 <= k <= n.
-        kind: ``"hnsw"`` (graph; params ``m``=32, ``ef_construction``=80,
-            ``ef_search``=64, raised to k) or ``"ivf"`` (inverted lists; params
-            ``nlist``=min(4*sqrt(n), n/39), ``nprobe``=8).
-        params: overrides of the parameters named above.
-        n_threads: OpenMP threads for FAISS during this call; None keeps the current one.
-
-    Returns:
-        (scores, ids): (nq, k) float32 and (nq, k) int64, sorted by score descending; an
-        id of -1 marks a slot the approximate search could not fill.
-
-    Raises:
-        ValueError: on bad shapes, k, an unknown kind or an unknown parameter name.
-    """
-    queries, index = _check_pair(queries, index)
-    _check_k(k, index.shape[0])
-    if kind not in ANN_KINDS:
-        raise ValueError(f"kind must be one of {ANN_KINDS}, got {kind!r}")
-    with faiss_threads(n_threads):
-        scores, ids = _build_ann(index, kind, params, k).search(queries, k)
-    return scores.astype(np.float32), ids.astype(np.int64)
-
-
-def _build_ann(
-    index: np.ndarray, kind: str, params: dict[str, int] | None, k: int
-) -> faiss.Index:
-    """Build and fill an HNSW or IVF-Flat inner-product index over ``index`` (n, d)."""
-    n, d = index.shape
-    if kind == "hnsw":
-        p = _params(params, {"m": 32, "ef_construction": 80, "ef_search": 64})
-        ann = faiss.IndexHNSWFlat(d, p["m"], faiss.METRIC_INNER_PRODUCT)
-        ann.hnsw.efConstruction = p["ef_construction"]
-        ann.add(index)
-        ann.hnsw.efSearch = max(p["ef_search"], k)  # FAISS does not raise it to k itself
-        return ann
-    # FAISS wants >= 39 training points per list; more lists would train poorly.
-    p = _params(params, {"nlist": max(1, min(int(4 * np.sqrt(n)), n // 39)), "nprobe": 8})
-    nlist = min(p["nlist"], n)
-    ann = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-    ann.cp.min_points_per_centroid = 1  # silence FAISS's stderr warning for small n
-    ann.train(index)
-    ann.add(index)
-    ann.nprobe = min(p["nprobe"], nlist)
-    return ann
-
-
-def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
-    """Fraction of exact k-NN ids that the approximate search also returned.
-
-    Args:
-        approx_ids: (nq, k) int ids from :func:`ann_knn` (-1 = empty slot).
-        exact_ids: (nq, k) int ids from :func:`knn`.
-
-    Returns:
-        Mean over queries of |approx ∩ exact| / k, in [0, 1]; higher is better.
-
-    Raises:
-        ValueError: if the shapes differ or are not 2-D.
-    """
-    approx_ids, exact_ids = np.asarray(approx_ids), np.asarray(exact_ids)
-    if approx_ids.ndim != 2 or approx_ids.shape != exact_ids.shape:
-        raise ValueError(
-            f"approx_ids {approx_ids.shape} and exact_ids {exact_ids.shape} must be equal 2-D"
-        )
-    hits = (approx_ids[:, :, None] == exact_ids[:, None, :]) & (exact_ids[:, None, :] >= 0)
-    return float(hits.any(axis=1).sum() / exact_ids.size)
-
-
-@contextlib.contextmanager
-def faiss_threads(n_threads: int | None) -> Iterator[None]:
-    """Temporarily set FAISS's OpenMP thread count (None: leave it unchanged)."""
-    if n_threads is None:
-        yield
-        return
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
-def _params(given: dict[str, int] | None, defaults: dict[str, int]) -> dict[str, int]:
-    unknown = sorted(set(given or {}) - set(defaults))
-    if unknown:
-        raise ValueError(f"unknown ann_knn params {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **(given or {})}
-
-
-def _as_matrix(x: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (n, d) array, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-        raise ValueError(f"{name} must hold finite numbers (dtype {x.dtype})")
-    return x
-
-
-def _check_pair(queries: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and convert to C-contiguous float32, as FAISS requires."""
-    queries, index = _as_matrix(queries, "queries"), _as_matrix(index, "index")
-    if queries.shape[1] != index.shape[1]:
-        raise ValueError(
-            f"queries dim {queries.shape[1]} != index dim {index.shape[1]}"
-        )
-    as32 = np.ascontiguousarray
-    return as32(queries, dtype=np.float32), as32(index, dtype=np.float32)
-
-
-def _check_k(k: int, n: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    if k > n:
-        raise ValueError(f"k={k} exceeds the index size n={n}")

@@ -16,26 +16,31 @@ def brute_force(queries: np.ndarray, index: np.ndarray, k: int) -> tuple[np.ndar
     return np.take_along_axis(sims, order, 1), order
 
 
+BACKENDS = [("faiss", None), ("int8", None), ("torch", "cpu")]
+
+
+@pytest.mark.parametrize(("backend", "device"), BACKENDS)
 @pytest.mark.parametrize("chunk_size", [3, 7, 64, 10_000])
 @pytest.mark.parametrize("k", [1, 5, 40])
-def test_knn_equals_brute_force(k: int, chunk_size: int) -> None:
+def test_knn_equals_brute_force(k: int, chunk_size: int, backend: str, device: str | None) -> None:
     rng = np.random.default_rng(0)
     queries, index = rng.normal(size=(37, 16)), rng.normal(size=(101, 16))
-    scores, ids = knn(queries, index, k, chunk_size=chunk_size)
+    scores, ids = knn(queries, index, k, chunk_size=chunk_size, backend=backend, device=device)
     want_scores, want_ids = brute_force(queries, index, k)
     assert scores.dtype == np.float32 and ids.dtype == np.int64
     np.testing.assert_array_equal(ids, want_ids)
     np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(("backend", "device"), BACKENDS)
 @pytest.mark.parametrize("chunk_size", [4, 50, 1000])
-def test_knn_ties(chunk_size: int) -> None:
+def test_knn_ties(chunk_size: int, backend: str, device: str | None) -> None:
     # Entries in {-1, 0, 1}: inner products are exact small integers with many ties.
     rng = np.random.default_rng(1)
     queries = rng.integers(-1, 2, size=(30, 4)).astype(np.float32)
     index = rng.integers(-1, 2, size=(200, 4)).astype(np.float32)
     k = 9
-    scores, ids = knn(queries, index, k, chunk_size=chunk_size)
+    scores, ids = knn(queries, index, k, chunk_size=chunk_size, backend=backend, device=device)
     want_scores, _ = brute_force(queries, index, k)
     sims = queries @ index.T
     np.testing.assert_array_equal(scores, want_scores)  # exact: integer arithmetic

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
+from retrieval import knn_int8
 from retrieval import margin as margin_module
+from retrieval.knn import knn
 from retrieval.margin import MODES, margin_names, mine_pairs_from_embeddings, register_margin
 
 MARGINS = {
@@ -71,6 +74,27 @@ def test_mining_equals_brute_force(n: int, m: int, k: int, margin: str, mode: st
     assert [(i, j) for i, j, _ in got] == [(i, j) for i, j, _ in want]
     np.testing.assert_allclose([s for *_, s in got], [s for *_, s in want], rtol=1e-5)
     assert all(isinstance(i, int) and isinstance(j, int) for i, j, _ in got)
+
+
+@pytest.mark.parametrize(("backend", "device"), [("int8", None), ("torch", "cpu")])
+@pytest.mark.parametrize("mode", ["max", "intersect"])
+def test_mining_with_fast_backends_equals_brute_force(
+    backend: str, device: str | None, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small int8 tiles so that 300 x 280 rows cross several query blocks and index tiles.
+    monkeypatch.setattr(knn_int8, "QUERY_BLOCK", 64)
+    monkeypatch.setattr(knn_int8, "TILE", 128)
+    monkeypatch.setattr(
+        margin_module, "knn", functools.partial(knn, backend=backend, device=device)
+    )
+    rng = np.random.default_rng(12)
+    base = rng.normal(size=(300, 16))
+    src = base + 0.5 * rng.normal(size=(300, 16))
+    tgt = base[:280] + 0.5 * rng.normal(size=(280, 16))
+    got = canonical(mine_pairs_from_embeddings(src, tgt, k=4, mode=mode))
+    want = canonical(brute_force_mine(src, tgt, 4, "ratio", mode))
+    assert [(i, j) for i, j, _ in got] == [(i, j) for i, j, _ in want]
+    np.testing.assert_allclose([s for *_, s in got], [s for *_, s in want], rtol=1e-5)
 
 
 def test_max_mode_uses_each_sentence_once() -> None:

@@ -292,15 +292,18 @@ def test_bucc_f1_equals_brute_force_and_lies_in_unit_interval(case, threshold):
     check_f1_contract(*case, threshold)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bucc_f1 counts a repeated candidate pair twice: bucc_f1([(0, 0, 1.0), (0, 0, 0.5)], "
-    "{(0, 0)}, 0.0) gives recall 2.0 and f1 1.33, outside [0, 1]; fit_threshold returns "
-    "the same (retrieval/bucc.py bucc_f1, fit_threshold: dedupe or reject repeated pairs)"))
 @PROPS
 @given(mining_cases(unique=False), SCORE)
 @example(([(0, 0, 1.0), (0, 0, 0.5)], {(0, 0)}), 0.0)
-def test_bucc_f1_with_repeated_candidates_lies_in_unit_interval(case, threshold):
-    check_f1_contract(*case, threshold)
+def test_bucc_f1_with_repeated_candidates_is_refused_or_in_unit_interval(case, threshold):
+    candidates, gold = case
+    if len({(s, t) for s, t, _ in candidates}) < len(candidates):
+        with pytest.raises(ValueError, match="appears twice"):
+            bucc_f1(candidates, gold, threshold)
+        with pytest.raises(ValueError, match="appears twice"):
+            fit_threshold(candidates, gold)
+    else:
+        check_f1_contract(candidates, gold, threshold)
 
 
 @PROPS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.tatoeba import tatoeba_accuracy
+from retrieval.tatoeba import flips, tatoeba_accuracy, tatoeba_hits
 
 
 def test_identical_embeddings_give_accuracy_one() -> None:
@@ -60,3 +60,43 @@ def test_bad_input() -> None:
         tatoeba_accuracy(np.eye(3), np.eye(3), tgt_texts=["a", "b"])
     with pytest.raises(ValueError, match="empty"):
         tatoeba_accuracy(np.ones((0, 4)), np.ones((0, 4)))
+
+
+def test_hits_are_the_instances_behind_the_accuracy() -> None:
+    rng = np.random.default_rng(4)
+    src = rng.normal(size=(60, 8))
+    tgt = src + 0.8 * rng.normal(size=(60, 8))  # noisy: some queries miss
+    texts = [f"t{i % 50}" for i in range(60)]  # rows i and i + 50 share a text
+    hits = tatoeba_hits(src, tgt, src_texts=texts, tgt_texts=texts)
+    acc = tatoeba_accuracy(src, tgt, src_texts=texts, tgt_texts=texts)
+    sims = src @ tgt.T / np.outer(np.linalg.norm(src, axis=1), np.linalg.norm(tgt, axis=1))
+    np.testing.assert_array_equal(hits["src2tgt"], sims.argmax(1) == np.arange(60))
+    np.testing.assert_array_equal(hits["tgt2src"], sims.argmax(0) == np.arange(60))
+    assert 0 < hits["src2tgt"].sum() < 60
+    for key, vector in hits.items():
+        assert vector.dtype == bool and acc[key] == vector.mean()
+    assert np.all(hits["src2tgt_dedup"] >= hits["src2tgt"])
+
+
+def test_flips_equal_a_brute_force_comparison() -> None:
+    rng = np.random.default_rng(6)
+    before, after = rng.random(200) < 0.6, rng.random(200) < 0.7
+    out = flips(before, after)
+    want_to_wrong = [i for i in range(200) if before[i] and not after[i]]
+    want_to_right = [i for i in range(200) if not before[i] and after[i]]
+    assert out["correct_to_wrong"].tolist() == want_to_wrong
+    assert out["wrong_to_correct"].tolist() == want_to_right
+    assert (out["n_correct_to_wrong"], out["n_wrong_to_correct"], out["n"]) == (
+        len(want_to_wrong), len(want_to_right), 200
+    )
+    delta = (out["n_wrong_to_correct"] - out["n_correct_to_wrong"]) / 200
+    assert delta == pytest.approx(after.mean() - before.mean())
+
+
+def test_flips_known_case_and_bad_input() -> None:
+    out = flips(np.array([True, True, False, False]), np.array([True, False, True, False]))
+    assert out["correct_to_wrong"].tolist() == [1] and out["wrong_to_correct"].tolist() == [2]
+    with pytest.raises(ValueError, match=r"\(3,\) and after \(2,\)"):
+        flips(np.ones(3, bool), np.ones(2, bool))
+    with pytest.raises(ValueError, match="bool arrays, got int64"):
+        flips(np.ones(3, np.int64), np.ones(3, np.int64))
