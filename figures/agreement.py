@@ -42,7 +42,7 @@ def plot_scorer_agreement(rows: RowSource, *, value: str = "spearman",
     if not table:
         raise ValueError(f"difficulty_agreement rows: no rows (where={dict(where or {})})")
     require_columns(table, COLUMNS, "difficulty_agreement rows")
-    check_single(table, ("model", "task"), "difficulty_agreement rows")
+    check_single(table, set(table[0]) - {"model", "task"}, "difficulty_agreement rows")
     means = mean_by(table, ("scorer_a", "scorer_b"), value)
     names = list(dict.fromkeys([r["scorer_a"] for r in means] + [r["scorer_b"] for r in means]))
     grid = np.eye(len(names))
