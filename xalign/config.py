@@ -53,7 +53,7 @@ class ProbeConfig:
     cka_kind: str = "auto"  # auto (debiased when n <= d, else linear), linear, debiased, rbf
     measures: tuple[str, ...] = ("cka",)  # alignment indices: cka, mknn, procrustes, svcca
     calibrate: int = 0  # permutations for the calibrated (z-score) variants (0 = none)
-    grid_language: str = "en"  # sentences of this side feed the phase-vs-phase CKA grids
+    phases: tuple[int, ...] = (1, 2)  # phases probed besides phase 0 (0 always is)
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,8 @@ class _Builder:
             producers = ([(1, "", lin.phase1)] if lin.phase1 else []) + \
                 [(2, t, u) for t, u in lin.phase2.items()]
             for phase, train_task, producer in producers:
+                if phase not in self.config.probe.phases:
+                    continue
                 suffix = producer.split("-", 1)[1]
                 common = dict(model=model, seed=lin.seed, condition=lin.condition,
                               inter_task=lin.inter_task, phase=phase, train_task=train_task)
@@ -238,6 +240,8 @@ class _Builder:
                 for lb in (lin for lin in lineages if lin.condition == b and lin.seed == la.seed
                            and (lin.inter_task == la.inter_task or a in TASK_LEVEL)):
                     for phase, train_task, ua, ub in _shared_phases(la, lb):
+                        if phase not in self.config.probe.phases:
+                            continue
                         name = (f"ccka-{slug}-{a}{_tag(la.inter_task)}-{b}{_tag(lb.inter_task)}"
                                 f"-p{phase}{_tag(train_task)}-s{la.seed}")
                         self.add(Unit("condition_cka", name, model, la.seed, a, la.inter_task,
@@ -248,7 +252,7 @@ class _Builder:
 def _shared_phases(la: Lineage, lb: Lineage):
     if la.phase1 and lb.phase1:
         yield 1, "", la.phase1, lb.phase1
-    for train_task in la.phase2.keys() & lb.phase2.keys():
+    for train_task in sorted(la.phase2.keys() & lb.phase2.keys()):
         yield 2, train_task, la.phase2[train_task], lb.phase2[train_task]
 
 

@@ -128,6 +128,10 @@ def check_probe(config: ExperimentConfig, *, prefix: str = "") -> None:
                               ("data.grid_sentences", config.data.grid_sentences, 4)):
         if value < low:
             raise UserError(f"{field}: {value} is too small (at least {low})")
+    for i, phase in enumerate(probe.phases):
+        if phase not in (1, 2):
+            raise UserError(f"probe.phases[{i}]: {phase}; expected 1 or 2 (phase 0, the "
+                            "pretrained model, is always probed)")
     if probe.threads is not None and probe.threads < 1:
         raise UserError(f"{name('probe', 'threads')}: {probe.threads}; expected a positive "
                         "count")
@@ -196,6 +200,9 @@ def _check_analysis(config: ExperimentConfig, facts: Facts) -> None:
     choice("analysis.primary_metric", an.primary_metric, metric_names(config.probe.measures))
     if an.primary_phase not in (1, 2):
         raise UserError(f"analysis.primary_phase: {an.primary_phase}; expected 1 or 2")
+    if an.primary_phase not in config.probe.phases:
+        raise UserError(f"analysis.primary_phase: {an.primary_phase} is not among "
+                        f"probe.phases {list(config.probe.phases)}: the headline needs it probed")
     if an.primary_layer is not None:
         for name in config.model.names:
             n_layers = facts.num_layers(name)

@@ -156,7 +156,7 @@ def test_targets_sharing_a_training_task_share_its_checkpoint(tiny_experiment, m
     assert {r["train_task"] for r in zeroshot} == {"debian-section"}
     # one phase-2 training per condition serves both targets: identical scores
     by = {(r["condition"], r["target"], r["language"]): r["value"] for r in zeroshot}
-    for (cond, target, lang), value in by.items():
+    for (cond, _target, lang), value in by.items():
         assert by[(cond, "debian-section", lang)] == value
     phase2 = [u for u in (out / "units").iterdir() if u.name.startswith("phase2-")]
     assert len(phase2) == 2

@@ -79,6 +79,7 @@ class Units:
         if writer:
             write_json(folder / RECORD, {"name": name, "inputs_sha256": digest,
                                          "inputs": inputs, "xalign": __version__,
+                                         "rank": int(os.environ.get("RANK", "0")),
                                          "result": result})
         self.ran.append(name)
         self.on_done(name, False)
