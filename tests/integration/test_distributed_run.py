@@ -40,6 +40,19 @@ def keyed(rows: list[dict]) -> dict[tuple, float]:
     return out
 
 
+def no_dropout(model_dir: Path, tmp_path: Path) -> Path:
+    """The tiny model without dropout: each rank draws its own dropout masks, so only a
+    dropout-free run can equal a single process up to the order of float sums."""
+    import shutil
+
+    out = tmp_path / "model"
+    shutil.copytree(model_dir, out)
+    config = json.loads((out / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (out / "config.json").write_text(json.dumps(config))
+    return out
+
+
 def torchrun(args: list[str], env: dict) -> subprocess.CompletedProcess:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,6 +66,7 @@ def torchrun(args: list[str], env: dict) -> subprocess.CompletedProcess:
 def test_two_ranks_probe_each_unit_once_and_equal_one_process(tiny_experiment, tmp_path):
     cfg_path, root = tiny_experiment
     config = yaml.safe_load(cfg_path.read_text())
+    config["model"]["names"] = [str(no_dropout(Path(config["model"]["names"][0]), tmp_path))]
     config["finetune"].update(conditions=["none", "easy", "hard"], seeds=[0])
     config["probe"]["threads"] = 1
     path = tmp_path / "two.yaml"
@@ -78,4 +92,4 @@ def test_two_ranks_probe_each_unit_once_and_equal_one_process(tiny_experiment, t
             keyed(read(one / "results" / f"{table}.csv"))
         assert ours.keys() == theirs.keys(), table
         for key, value in theirs.items():  # DDP sums gradients in another order: ~1e-6
-            assert ours[key] == pytest.approx(value, abs=2e-3, nan_ok=True), (table, key)
+            assert ours[key] == pytest.approx(value, abs=1e-4, nan_ok=True), (table, key)

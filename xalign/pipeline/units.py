@@ -96,17 +96,20 @@ class Units:
                 same = json.loads(stamp.read_text()).get("inputs_sha256") == digest
             except (OSError, json.JSONDecodeError):
                 same = False
+        if shared:  # every rank has read the folder's state before rank 0 changes it
+            barrier()
         if same:
             log.info("unit %s: resuming interrupted work", name)
-            (folder / RECORD).unlink(missing_ok=True)
-            return folder
-        if folder.exists() and writer:
-            log.info("unit %s: inputs changed, starting from an empty folder", name)
-            shutil.rmtree(folder)
-        if writer:
-            folder.mkdir(parents=True, exist_ok=True)
-            write_json(stamp, {"name": name, "inputs_sha256": digest, "inputs": inputs})
-        if shared:
+            if writer:
+                (folder / RECORD).unlink(missing_ok=True)
+        else:
+            if folder.exists() and writer:
+                log.info("unit %s: inputs changed, starting from an empty folder", name)
+                shutil.rmtree(folder)
+            if writer:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_json(stamp, {"name": name, "inputs_sha256": digest, "inputs": inputs})
+        if shared:  # and no rank starts before the folder is ready
             barrier()
         return folder
 
