@@ -67,15 +67,25 @@ def _describe(path: Path) -> dict[str, str]:
     return {"path": str(path), "sha256": digest}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(target: Path, write: Callable[[BinaryIO], Any]) -> None:
     """Write through ``write(handle)`` into a temp file beside ``target``, then rename.
 
     On any error the temp file is removed and ``target`` is left as it was.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600: follow the user's umask instead
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,13 +21,15 @@ crash never leaves a half-written ``checkpoint-<step>``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
 import random
 import re
 import shutil
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +44,38 @@ CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "trainer_state.json"
 
 
-def write_json(path: Path, data: object) -> None:
-    """Write JSON atomically (temporary file in the same folder, then rename)."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; rename it onto ``path`` if the block succeeds.
+
+    The one atomic file writer of finetune/ (checkpoints, dynamics): a reader never sees a
+    half-written file, a failed write leaves nothing behind, the mode follows the umask.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 def checkpoint_dirs(out_dir: str | Path) -> list[tuple[int, Path]]:
@@ -111,9 +139,8 @@ def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
                 value = torch.tensor(value, dtype=torch.float64)
             tensors[name] = value.detach().cpu().contiguous().clone()
     meta = {"param_groups": json.dumps(sd["param_groups"]), "scalars": json.dumps(scalars)}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, tmp, metadata=meta)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        save_file(tensors, tmp, metadata=meta)
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
@@ -180,10 +207,14 @@ def tmp_checkpoint_dir(out_dir: Path, step: int) -> Path:
 
 
 def publish(tmp: Path, final: Path) -> None:
-    """Move a fully written staging folder to its final name (replacing an old one)."""
+    """Move a fully written staging folder to its final name, replacing an old one.
+
+    The old folder is renamed aside first and deleted only once the new one is in place:
+    a crash at any moment leaves the old folder or the new one, never neither.
+    """
     if final.exists():
         old = final.with_name(f".old-{final.name}")
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)  # a leftover of an earlier crash
         os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old)

@@ -28,7 +28,6 @@ On disk (written by :func:`finetune.trainer.train` with ``record_dynamics=True``
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -245,10 +244,10 @@ class DynamicsRecorder:
 
 def atomic_write(path: Path, write) -> None:
     """Call ``write(file)`` on a temporary sibling of ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
+    from finetune.checkpoint import atomic_file
+
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         write(f)
-    os.replace(tmp, path)
 
 
 def save_dynamics(out_dir: str | Path, dynamics: Dynamics, meta: dict) -> Path:

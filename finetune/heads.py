@@ -8,11 +8,7 @@ same number of labels (MNLI -> XNLI), so a phase never inherits another task's h
 
 from __future__ import annotations
 
-import copy
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -91,41 +87,3 @@ def _copy_encoder(base: PreTrainedModel, model: PreTrainedModel) -> None:
         model.base_model.load_state_dict({k: v for k, v in state.items() if k in target},
                                          strict=False)
     log.debug("copied %d encoder tensors into %s", len(state), type(model).__name__)
-
-
-def encoder_state(model: PreTrainedModel) -> dict[str, torch.Tensor]:
-    """The base-model (encoder) tensors of ``model``, keyed without the ``roberta.`` prefix."""
-    return {k: v.detach().clone() for k, v in model.base_model.state_dict().items()}
-
-
-def save_encoder(model: PreTrainedModel, out_dir: str | Path, tokenizer=None) -> Path:
-    """Save ``model``'s encoder as a plain base-model checkpoint loadable with AutoModel.
-
-    Written to a temporary sibling folder first and moved into place, so ``out_dir`` is
-    never half-written.
-
-    Args:
-        model: any task model (or a base model).
-        out_dir: destination folder (replaced if it exists).
-        tokenizer: saved alongside when given, so the folder is self-contained.
-    """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    base = copy.deepcopy(model.base_model)  # save_pretrained edits config.architectures
-    base.config = copy.deepcopy(base.config)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        base.save_pretrained(tmp, safe_serialization=True)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir

@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import shutil
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -118,27 +115,16 @@ def _meta_build(path: Path) -> dict | None:
 
 
 def write_task_dir(path: Path, meta: dict, files: dict[str, list[dict]]) -> None:
-    """Write ``meta.json`` and the JSONL files into a temp folder, then rename it into place."""
+    """Write ``meta.json`` and the JSONL files into a temp folder, then swap it into place."""
     from xalign import __version__
+    from xalign.io import atomic_dir
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         for filename, rows in files.items():
             write_jsonl(tmp / filename, rows)
         meta["counts"] = {filename.removesuffix(".jsonl"): len(rows)
                           for filename, rows in files.items()}
         write_json(tmp / "meta.json", {**meta, "created_by": f"xalign {__version__}"})
-        old = None
-        if path.exists():  # a directory cannot be replaced in one step: move it aside first
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def eligible_english(english: list[dict]) -> dict[str, dict]:
