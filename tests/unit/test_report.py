@@ -263,3 +263,13 @@ def test_bad_inputs_raise_and_cli_exit_codes(tmp_path):
     empty.mkdir()
     assert main(["report", str(empty)]) == 0
     assert "no answer to give" in (empty / "report.md").read_text()
+
+
+def test_retrieval_at_the_headline_layer(full_run):
+    _, text = full_run
+    section = text.split("## Retrieval at the headline layer")[1].split("\n## ")[0]
+    per_seed = [np.mean([align_value("tatoeba_en2xx", "hard", s, 1, lang, 4) for lang in LANGS])
+                for s in SEEDS]
+    row = (f"| {MODEL} | tatoeba_en2xx | 4 | 1 | hard | {INTER} | - | {np.mean(per_seed):.3f} | "
+           f"{np.std(per_seed, ddof=1):.3f} | 5 |")
+    assert row in section

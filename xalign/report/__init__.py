@@ -19,6 +19,7 @@ from xalign.report.alignment import (
     contrasts_section,
     curves_section,
     grids_section,
+    headline_layer_section,
 )
 from xalign.report.answer import answer_section, resolution_section
 from xalign.report.base import Report, experiment_name
@@ -56,6 +57,7 @@ def write_report(run_dir: Path) -> Path:
         zeroshot_section(report),
         change_section(report),
         flips_section(report),
+        headline_layer_section(report),
         curves_section(report),
         condition_cka_section(report),
         grids_section(report),

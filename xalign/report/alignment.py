@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from figures import bands, cka, forest, layers
 from figures.style import PHASE_NAMES
 from figures.tables import Rows, distinct, markdown_table, mean_by, select
@@ -90,6 +92,41 @@ def _elsewhere(rows: Rows) -> str:
                       for r in hits[:SIGNIFICANT_SHOWN])
     more = f" and {len(hits) - SIGNIFICANT_SHOWN} more" if len(hits) > SIGNIFICANT_SHOWN else ""
     return f"Other layers with Holm p < 0.05 ({len(hits)}): {named}{more}."
+
+
+PAPER_METRICS = ("tatoeba_en2xx", "tatoeba_xx2en", "bucc_f1", "bucc_f1_oracle")
+
+
+def headline_layer_section(report: Report) -> str | None:
+    """Tatoeba and BUCC at the headline layer (XLM-R: the paper's fixed layer, jiant's
+    hidden_states[14] for large), next to the all-layer tables: mean over languages per
+    seed, then mean and SD over seeds."""
+    rows = [r for r in report.tables.get("alignment", []) if r["metric"] in PAPER_METRICS]
+    if not rows:
+        return None
+    layers = report.headline_layers()
+    rows = [r for r in rows if r["layer"] == layers.get(r["model"])]
+    groups: dict[tuple, dict[int, list[float]]] = {}
+    for r in rows:
+        key = (r["model"], r["metric"], r["phase"], r["condition"], r["inter_task"],
+               r["train_task"])
+        groups.setdefault(key, {}).setdefault(r["seed"], []).append(r["value"])
+    body = []
+    for key in sorted(groups, key=lambda k: (k[0], PAPER_METRICS.index(k[1]), k[2], k[3])):
+        per_seed = [statistics.mean(v) for v in groups[key].values()]
+        sd = statistics.stdev(per_seed) if len(per_seed) > 1 else float("nan")
+        model, metric, phase, condition, inter, train = key
+        body.append([model, metric, layers[model], phase, condition, inter or "-",
+                     train or "-", f"{statistics.mean(per_seed):.3f}",
+                     f"{sd:.3f}" if sd == sd else "n/a", len(per_seed)])
+    header = ["model", "metric", "layer", "phase", "condition", "inter_task", "train_task",
+              "mean", "seed SD", "n seeds"]
+    return "\n\n".join([
+        "## Retrieval at the headline layer",
+        "Tatoeba accuracy and BUCC F1 at the headline layer (for XLM-R the paper's fixed "
+        "layer, with mean pooling over all tokens): mean over languages per seed, then over "
+        "seeds. Every layer: results/alignment.csv and the curves below.",
+        markdown_table(header, body)])
 
 
 def curves_section(report: Report) -> str:
