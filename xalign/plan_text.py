@@ -50,9 +50,7 @@ def _cost(plan: Plan, training: list[Unit]) -> str:
     steps = [u.steps for u in training]
     known = sum(s for s in steps if s is not None)
     unknown = sum(s is None for s in steps)
-    batch = {"phase2": config.finetune.target.get("batch_size", 32)}
-    passes = sum((u.steps or 0) * batch.get(u.kind, config.finetune.intermediate.get(
-        "batch_size", 32)) for u in training)
+    passes = sum((u.steps or 0) * _batch(config, u) for u in training)
     kinds = Counter(u.kind for u in plan.units)
     per_probe = _probe_sentences(config)
     sentences = "?" if per_probe is None else f"{kinds['probe'] * per_probe:,}"
@@ -64,6 +62,16 @@ def _cost(plan: Plan, training: list[Unit]) -> str:
              f"  zero-shot evaluations: {kinds['zeroshot']}; CKA units: "
              f"{kinds['phase_cka'] + kinds['condition_cka']}"]
     return "\n".join(lines)
+
+
+def _batch(config, unit: Unit) -> int:
+    """Examples per optimizer step of a training unit (global batch x accumulation)."""
+    from xalign.validate import train_config
+
+    which = {"selection": "cartography", "phase2": "target"}.get(unit.kind, "intermediate")
+    task = unit.train_task if unit.kind == "phase2" else None
+    tconf = train_config(config, which, task=task)
+    return tconf.batch_size * tconf.grad_accum
 
 
 def _probe_sentences(config) -> int | None:
