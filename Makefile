@@ -38,10 +38,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_encode.py
-	$(BIN)/python bench/bench_knn.py --quick
-	$(BIN)/python bench/bench_cka.py --quick
-	$(BIN)/python bench/bench_train.py --quick
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python bench/run_all.py
 
 clean-runs:
 	rm -rf runs/
