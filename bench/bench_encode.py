@@ -81,12 +81,21 @@ def matmul_rate(config, dtype: torch.dtype, tokens: int = 4096, reps: int = 5) -
 
 
 def st_encoder(path, max_length: int, dtype: torch.dtype):
-    from sentence_transformers import SentenceTransformer, models
+    """sentence-transformers on the same folder: Transformer + mean Pooling, ``dtype`` weights."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise SystemExit("the peer needs sentence-transformers: pip install -e '.[bench]'") from exc
 
-    word = models.Transformer(str(path), max_seq_length=max_length,
-                              model_kwargs={"dtype": dtype})
-    pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
-    return SentenceTransformer(modules=[word, pool], device="cpu")
+    try:  # sentence-transformers >= 6 moved the modules
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:
+        from sentence_transformers.models import Pooling, Transformer
+
+    word = Transformer(str(path), max_seq_length=max_length, model_kwargs={"dtype": dtype})
+    dim = getattr(word, "get_embedding_dimension", None) or word.get_word_embedding_dimension
+    return SentenceTransformer(modules=[word, Pooling(dim(), pooling_mode="mean")],
+                               device="cpu")
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
