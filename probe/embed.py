@@ -22,10 +22,11 @@ import torch
 from probe.device import resolve_dtype, torch_threads
 from probe.pooling import get_pooler
 
-# Padded tokens per forward pass. On a CPU matmuls reach full speed from ~256 rows, while
-# much larger batches push activations (tokens x FFN width) past glibc's 32 MB mmap
-# threshold, so every forward pass page-faults them in afresh (measured: ~15% slower).
-DEFAULT_BATCH_TOKENS = 4096
+# Padded tokens per forward pass, by device type. On a CPU matmuls reach full speed from
+# ~256 rows, while much larger batches push activations (tokens x FFN width) past glibc's
+# 32 MB mmap threshold, so every pass page-faults them in afresh (measured: ~15% slower).
+# A GPU needs larger batches to hide kernel-launch overhead (not measured here).
+DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 DEFAULT_BATCH_SIZE = 512  # sentences per forward pass at most (short sentences)
 # A batch only takes sentences at least this close to its longest (in tokens), so padding
 # stays under ~5% even on 600 sentences; a long outlier gets a small batch of its own.
@@ -70,7 +71,7 @@ def encode_layers(
     *,
     pooling: str = "mean",
     layers: Sequence[int] | None = None,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_length: int = 256,
     prefix: str = "",
@@ -88,11 +89,13 @@ def encode_layers(
         texts: n non-empty sentences.
         pooling: a registered pooler (``mean``, ``cls``, ``mean_nospecial``).
         layers: hidden_states indices (0..L) to return; ``None`` = all L + 1.
-        batch_tokens: padded tokens (sentences x longest) per forward pass.
+        batch_tokens: padded tokens (sentences x longest) per forward pass; ``None`` =
+            ``DEFAULT_BATCH_TOKENS`` of the model's device type.
         batch_size: sentences per forward pass at most.
         max_length: truncation length in tokens, special tokens included.
         prefix: prepended to every text (e5 expects ``"query: "``).
-        dtype: ``fp32``, ``bf16`` (autocast) or ``auto`` (see :func:`resolve_dtype`).
+        dtype: ``fp32``, ``bf16`` (autocast) or ``auto`` (bf16 on a GPU, or on a CPU where
+            a measured matmul says it is clearly faster: :func:`probe.device.resolve_dtype`).
         threads: torch intra-op threads for this call (restored afterwards).
         progress: show a tqdm bar.
         out: optional writable (n_layers_returned, n, d) array (e.g. from
@@ -108,6 +111,9 @@ def encode_layers(
     """
     texts = _validate_texts(texts)
     pool = get_pooler(pooling)
+    device = next(model.parameters()).device
+    if batch_tokens is None:
+        batch_tokens = DEFAULT_BATCH_TOKENS.get(device.type, DEFAULT_BATCH_TOKENS["cpu"])
     for name, value in (("batch_tokens", batch_tokens), ("batch_size", batch_size),
                         ("max_length", max_length)):
         if value < 1:
@@ -115,10 +121,7 @@ def encode_layers(
     config = model.config
     layer_ids = resolve_layers(layers, config.num_hidden_layers + 1)
     out = _output_array(out, (len(layer_ids), len(texts), config.hidden_size))
-    device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    bar = _progress(len(texts), progress)
-    with torch_threads(threads):
+    with torch_threads(threads), _progress(len(texts), progress) as bar:
         dtype = resolve_dtype(dtype, device, config.hidden_size,
                               getattr(config, "intermediate_size", 4 * config.hidden_size))
         with torch.inference_mode(), _autocast(dtype, device):
@@ -126,16 +129,20 @@ def encode_layers(
                 chunk = _tokenize(tokenizer, texts[start:start + TOKENIZE_CHUNK], prefix,
                                   max_length)
                 for rows in chunk.batches(batch_tokens, batch_size):
-                    ids, attention, special = chunk.padded(rows, pad_id, device)
-                    states = model(input_ids=ids, attention_mask=attention,
-                                   output_hidden_states=True).hidden_states
-                    pooled = torch.stack([pool(states[i][None], attention, special)[0]
-                                          for i in layer_ids])  # (k, batch, dim)
-                    out[:, start + rows] = pooled.float().cpu().numpy()
+                    out[:, start + rows] = _pool_batch(model, pool, chunk, rows, layer_ids,
+                                                       tokenizer.pad_token_id or 0)
                     bar.update(len(rows))
                 _release_pages(out)
-    bar.close()
     return out
+
+
+def _pool_batch(model, pool, chunk: _Tokens, rows: np.ndarray, layer_ids: list[int],
+                pad_id: int) -> np.ndarray:
+    """One forward pass over ``rows`` of ``chunk``: (k, len(rows), d) float32 pooled states."""
+    ids, attention, special = chunk.padded(rows, pad_id, next(model.parameters()).device)
+    states = model(input_ids=ids, attention_mask=attention, output_hidden_states=True)
+    pooled = [pool(states.hidden_states[i][None], attention, special)[0] for i in layer_ids]
+    return torch.stack(pooled).float().cpu().numpy()
 
 
 @dataclass
@@ -167,7 +174,8 @@ class _Tokens:
         lengths = self.lengths[rows]
         width = int(lengths.max())
         attention = np.arange(width) < lengths[:, None]  # (batch, width) bool
-        # flat position p of row r (row-major) comes from starts[r] + p - (rows before r)
+        # the p-th real token of the batch (row-major), in row r, is flat token
+        # starts[r] + p - (real tokens of the rows before r)
         offsets = self.starts[rows] - (np.cumsum(lengths) - lengths)
         src = np.repeat(offsets, lengths) + np.arange(int(lengths.sum()))
         ids = np.full((len(rows), width), pad_id, dtype=np.int64)
@@ -183,6 +191,8 @@ def _tokenize(tokenizer, texts: list[str], prefix: str, max_length: int) -> _Tok
                     return_special_tokens_mask=True, return_attention_mask=False,
                     return_token_type_ids=False)
     lengths = np.fromiter(map(len, enc["input_ids"]), dtype=np.int64, count=len(texts))
+    if not lengths.all():
+        raise ValueError(f"a text tokenises to no tokens at all: {texts[int(lengths.argmin())]!r}")
     total = int(lengths.sum())
     ids = np.fromiter(itertools.chain.from_iterable(enc["input_ids"]), np.int64, count=total)
     special = np.fromiter(itertools.chain.from_iterable(enc["special_tokens_mask"]), bool,
@@ -234,7 +244,7 @@ def _release_pages(array: np.ndarray) -> None:
 
 def _progress(total: int, enabled: bool):
     if not enabled:
-        return _NoBar()
+        return contextlib.nullcontext(_NoBar())
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="encode", unit="sent")
@@ -242,9 +252,6 @@ def _progress(total: int, enabled: bool):
 
 class _NoBar:
     def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
         pass
 
 

@@ -154,6 +154,21 @@ def test_resolve_layers_is_strict():
             resolve_layers(bad, 13 if bad == [13] else 3)
 
 
+def test_text_without_tokens_is_a_clear_error(tiny):
+    model, tok = tiny
+
+    class NoSpecials:  # a tokenizer that adds no <s> </s> and drops the text entirely
+        pad_token_id = tok.pad_token_id
+
+        def __call__(self, texts, **kwargs):
+            ids = [[] if t == "\u200b" else tok(t, add_special_tokens=False)["input_ids"]
+                   for t in texts]
+            return {"input_ids": ids, "special_tokens_mask": [[0] * len(x) for x in ids]}
+
+    with pytest.raises(ValueError, match="tokenises to no tokens at all: '\u200b'"):
+        encode_layers(model, NoSpecials(), ["fine text", "\u200b"], dtype="fp32")
+
+
 def test_truncation_respects_max_length(tiny):
     model, tok = tiny
     long = ["word " * 200]
