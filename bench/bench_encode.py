@@ -251,8 +251,8 @@ def machine(threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="about a minute: 400 sentences, "
-                        "2 rounds, 200 pairs of one language")
+    parser.add_argument("--quick", action="store_true", help="about a minute: 300 sentences, "
+                        "3 rounds, 200 pairs of one language")
     parser.add_argument("--model", default="e5-small")
     parser.add_argument("--n", type=int, default=2000, help="sentences timed")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--langs", nargs="+", default=["de", "fr"])
     args = parser.parse_args()
     if args.quick:
-        args.n, args.rounds, args.pairs, args.langs = 400, 2, 200, ["de"]
+        args.n, args.rounds, args.pairs, args.langs = 300, 3, 200, ["de"]
     torch.set_num_threads(args.threads)
     report = {"machine": machine(args.threads), "model": args.model}
     enc = load_encoder(args.model, device="cpu")
