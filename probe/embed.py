@@ -114,7 +114,7 @@ def encode_layers(
         ValueError: empty input, an empty string, an unknown pooler or dtype, a bad layer,
             batch limit or ``out`` shape.
     """
-    texts = _validate_texts(texts)
+    texts = validate_texts(texts)
     pool = get_pooler(pooling)
     device = next(model.parameters()).device
     if batch_tokens is None:
@@ -240,7 +240,8 @@ def _tokenize(tokenizer, texts: list[str], prefix: str, max_length: int) -> _Tok
     return _Tokens(ids, special, np.cumsum(lengths) - lengths, lengths)
 
 
-def _validate_texts(texts: Sequence[str]) -> list[str]:
+def validate_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, or ValueError naming the first text that is not a non-empty str."""
     if isinstance(texts, str):
         raise ValueError("texts must be a sequence of strings, not one string")
     texts = list(texts)
