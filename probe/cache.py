@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from probe.device import resolve_dtype, torch_threads
-from probe.embed import encode_layers, resolve_layers
+from probe.device import resolve_dtype
+from probe.embed import encode_layers, resolve_layers, validate_texts
 from probe.models import Encoder
 from probe.paths import cache_root
+from probe.pooling import get_pooler
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +85,17 @@ def embed_layers(
         ``[0, 6, 12]``); an in-memory copy otherwise.
 
     Raises:
-        ValueError: bad store, dtype or layer (before any work), or bad encode arguments.
+        ValueError: bad texts, pooling, store, dtype or layer (before any work), or bad
+            encode arguments.
     """
     if store not in STORE_DTYPES:
         raise ValueError(f"unknown store dtype {store!r}: expected one of {STORE_DTYPES}")
     layer_ids = resolve_layers(layers, encoder.num_layers + 1)
-    texts = list(texts)
+    texts = validate_texts(texts)
+    get_pooler(pooling)  # an unknown name fails here, not after the cache lookup
     config = encoder.config
-    with torch_threads(encode_kwargs.get("threads")):
-        dtype = resolve_dtype(dtype, torch.device(encoder.device), config.hidden_size,
-                              getattr(config, "intermediate_size", 4 * config.hidden_size))
+    dtype = resolve_dtype(dtype, torch.device(encoder.device), config.hidden_size,
+                          getattr(config, "intermediate_size", 4 * config.hidden_size))
     settings = {"pooling": pooling, "max_length": max_length, "prefix": encoder.prefix,
                 "dtype": dtype, "store": store}
     key = cache_key(encoder.fingerprint, texts, **settings)

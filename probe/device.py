@@ -4,8 +4,9 @@
 picks bf16 on a GPU that supports it; on a CPU it measures: bf16 autocast pays off only
 where the CPU has fast bf16 matrix units (AMX, AVX-512 BF16), and a CPU's name says too
 little to tell, so a short timed fp32-vs-bf16 matmul of the encoder's own shapes decides.
-The verdict is memoised per process and on disk, keyed by the CPU, the torch version, the
-shapes and the thread count, so the measurement runs once per machine.
+The matmul runs on one thread, as each CPU worker of ``probe.embed`` does. The verdict is
+memoised per process and on disk, keyed by the CPU, the torch version and the shapes, so
+the measurement runs once per machine.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ DTYPES = ("auto", "fp32", "bf16")
 # bf16 rounds every matmul input to 8 bits of mantissa: take it only for a clear gain, so
 # that measurement noise on a loaded machine cannot flip a near tie.
 BF16_MIN_SPEEDUP = 1.25
-CALIBRATION_FLOP = 2e9  # about 10 ms per fp32 matmul on a 2-core CPU: quick but above noise
+CALIBRATION_FLOP = 1e9  # about 10 ms per fp32 matmul on one core: quick but above noise
 CALIBRATION_ROUNDS = 5
 
 
@@ -92,20 +93,21 @@ def resolve_dtype(dtype: str, device: torch.device, hidden: int, intermediate: i
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type != "cpu":
         return "fp32"
-    return _cpu_verdict(hidden, intermediate, torch.get_num_threads())
+    return _cpu_verdict(hidden, intermediate)
 
 
 @functools.cache
-def _cpu_verdict(hidden: int, intermediate: int, threads: int) -> str:
+def _cpu_verdict(hidden: int, intermediate: int) -> str:
     record = {"cpu": cpu_signature(), "torch": torch.__version__, "hidden": hidden,
-              "intermediate": intermediate, "threads": threads}
+              "intermediate": intermediate, "threads": 1}
     key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
     memo = cache_root() / "precision" / f"{key}.json"
     try:
         return json.loads(memo.read_text())["dtype"]
     except (OSError, ValueError, KeyError):
         pass
-    fp32_s, bf16_s = measure_matmul(hidden, intermediate)
+    with torch_threads(1):
+        fp32_s, bf16_s = measure_matmul(hidden, intermediate)
     verdict = "bf16" if fp32_s > BF16_MIN_SPEEDUP * bf16_s else "fp32"
     log.info("precision calibration: fp32 %.1f ms, bf16 %.1f ms per matmul -> %s",
              fp32_s * 1e3, bf16_s * 1e3, verdict)

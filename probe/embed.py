@@ -11,9 +11,11 @@ original order, optionally straight into a caller's (memory-mapped) array.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import mmap
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +24,16 @@ import torch
 from probe.device import resolve_dtype, torch_threads
 from probe.pooling import get_pooler
 
-DEFAULT_BATCH_TOKENS = 8192  # padded tokens per forward pass; on a CPU larger gains nothing
+# Padded tokens per forward pass, by device type. On a CPU matmuls reach full speed from
+# ~256 rows, while much larger batches push activations (tokens x FFN width) past glibc's
+# 32 MB mmap threshold, so every pass page-faults them in afresh (measured: ~15% slower);
+# each CPU worker runs its own batch. A GPU needs larger batches to hide kernel-launch
+# overhead (not measured here).
+DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 32768}
 DEFAULT_BATCH_SIZE = 512  # sentences per forward pass at most (short sentences)
+# A batch only takes sentences at least this close to its longest (in tokens), so padding
+# stays under ~5% even on 600 sentences; a long outlier gets a small batch of its own.
+PAD_TOLERANCE = 0.1
 # Texts tokenised (and sorted) at a time: large enough that length sorting leaves little
 # padding, small enough that token ids of a million texts are never all held at once.
 TOKENIZE_CHUNK = 8192
@@ -64,7 +74,7 @@ def encode_layers(
     *,
     pooling: str = "mean",
     layers: Sequence[int] | None = None,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_length: int = 256,
     prefix: str = "",
@@ -82,12 +92,16 @@ def encode_layers(
         texts: n non-empty sentences.
         pooling: a registered pooler (``mean``, ``cls``, ``mean_nospecial``).
         layers: hidden_states indices (0..L) to return; ``None`` = all L + 1.
-        batch_tokens: padded tokens (sentences x longest) per forward pass.
+        batch_tokens: padded tokens (sentences x longest) per forward pass; ``None`` =
+            ``DEFAULT_BATCH_TOKENS`` of the model's device type.
         batch_size: sentences per forward pass at most.
         max_length: truncation length in tokens, special tokens included.
         prefix: prepended to every text (e5 expects ``"query: "``).
-        dtype: ``fp32``, ``bf16`` (autocast) or ``auto`` (see :func:`resolve_dtype`).
-        threads: torch intra-op threads for this call (restored afterwards).
+        dtype: ``fp32``, ``bf16`` (autocast) or ``auto`` (bf16 on a GPU, or on a CPU where
+            a measured matmul says it is clearly faster: :func:`probe.device.resolve_dtype`).
+        threads: CPU threads for this call: on a CPU, one single-threaded worker per
+            thread, each running its own batch (so memory holds ``threads`` batches);
+            ``None`` = ``torch.get_num_threads()``. Torch's setting is restored afterwards.
         progress: show a tqdm bar.
         out: optional writable (n_layers_returned, n, d) array (e.g. from
             ``np.lib.format.open_memmap``) filled batch by batch; a writable memory map's
@@ -100,36 +114,75 @@ def encode_layers(
         ValueError: empty input, an empty string, an unknown pooler or dtype, a bad layer,
             batch limit or ``out`` shape.
     """
-    texts = _validate_texts(texts)
+    texts = validate_texts(texts)
     pool = get_pooler(pooling)
+    device = next(model.parameters()).device
+    if batch_tokens is None:
+        batch_tokens = DEFAULT_BATCH_TOKENS.get(device.type, DEFAULT_BATCH_TOKENS["cpu"])
     for name, value in (("batch_tokens", batch_tokens), ("batch_size", batch_size),
-                        ("max_length", max_length)):
+                        ("max_length", max_length),
+                        ("threads", 1 if threads is None else threads)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     config = model.config
     layer_ids = resolve_layers(layers, config.num_hidden_layers + 1)
     out = _output_array(out, (len(layer_ids), len(texts), config.hidden_size))
-    device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    bar = _progress(len(texts), progress)
-    with torch_threads(threads):
+    workers = (threads or torch.get_num_threads()) if device.type == "cpu" else 1
+    with torch_threads(1 if workers > 1 else threads), _progress(len(texts), progress) as bar:
         dtype = resolve_dtype(dtype, device, config.hidden_size,
                               getattr(config, "intermediate_size", 4 * config.hidden_size))
-        with torch.inference_mode(), _autocast(dtype, device):
+        forward = functools.partial(_pool_batch, model, pool, layer_ids=layer_ids, dtype=dtype,
+                                    pad_id=tokenizer.pad_token_id or 0)
+        with _executor(workers) as executor:
             for start in range(0, len(texts), TOKENIZE_CHUNK):
                 chunk = _tokenize(tokenizer, texts[start:start + TOKENIZE_CHUNK], prefix,
                                   max_length)
-                for rows in chunk.batches(batch_tokens, batch_size):
-                    ids, attention, special = chunk.padded(rows, pad_id, device)
-                    states = model(input_ids=ids, attention_mask=attention,
-                                   output_hidden_states=True).hidden_states
-                    pooled = torch.stack([pool(states[i][None], attention, special)[0]
-                                          for i in layer_ids])  # (k, batch, dim)
-                    out[:, start + rows] = pooled.float().cpu().numpy()
+                batches = list(chunk.batches(batch_tokens, batch_size))
+                for rows, pooled in zip(batches, executor.map(functools.partial(forward, chunk),
+                                                              batches), strict=True):
+                    out[:, start + rows] = pooled
                     bar.update(len(rows))
                 _release_pages(out)
-    bar.close()
     return out
+
+
+def _pool_batch(model, pool, chunk: _Tokens, rows: np.ndarray, *, layer_ids: list[int],
+                dtype: str, pad_id: int) -> np.ndarray:
+    """One forward pass over ``rows`` of ``chunk``: (k, len(rows), d) float32 pooled states.
+
+    Grad mode and autocast are per thread, so they are set here, in the worker.
+    """
+    device = next(model.parameters()).device
+    with torch.inference_mode(), _autocast(dtype, device):
+        ids, attention, special = chunk.padded(rows, pad_id, device)
+        states = model(input_ids=ids, attention_mask=attention, output_hidden_states=True)
+        pooled = [pool(states.hidden_states[i][None], attention, special)[0] for i in layer_ids]
+        return torch.stack(pooled).float().cpu().numpy()
+
+
+@contextlib.contextmanager
+def _executor(workers: int):
+    """``workers`` single-threaded CPU workers, each running whole batches, or inline.
+
+    On a CPU, one batch per core beats one batch split over all cores: the encoder's
+    small matmuls and element-wise ops scale poorly across threads (measured on 2 cores:
+    1.1x in fp32, 1.25x in bf16).
+    """
+    if workers == 1:
+        yield _Inline()
+        return
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="encode",
+                                  initializer=torch.set_num_threads, initargs=(1,))
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _Inline:
+    @staticmethod
+    def map(fn, items):
+        return map(fn, items)
 
 
 @dataclass
@@ -142,21 +195,27 @@ class _Tokens:
     lengths: np.ndarray  # (m,) int64
 
     def batches(self, batch_tokens: int, batch_size: int) -> Iterator[np.ndarray]:
-        """Row indices, longest first, cut so that rows x longest <= batch_tokens."""
+        """Row indices, longest first: rows x longest <= batch_tokens, rows <= batch_size,
+        and every row within PAD_TOLERANCE of the batch's longest."""
         order = np.argsort(-self.lengths, kind="stable")
+        ordered = self.lengths[order]
         i = 0
         while i < len(order):
-            width = int(self.lengths[order[i]])
+            width = int(ordered[i])
             take = max(1, min(batch_size, batch_tokens // width))
-            yield order[i:i + take]
-            i += take
+            # sorted descending: rows close enough to the longest form a prefix
+            close = int(np.searchsorted(-ordered[i:i + take], -width * (1 - PAD_TOLERANCE),
+                                        side="right"))
+            yield order[i:i + max(1, close)]
+            i += max(1, close)
 
     def padded(self, rows: np.ndarray, pad_id: int, device) -> tuple[torch.Tensor, ...]:
         """(batch, longest) input ids, attention mask and special mask, right-padded."""
         lengths = self.lengths[rows]
         width = int(lengths.max())
         attention = np.arange(width) < lengths[:, None]  # (batch, width) bool
-        # flat position p of row r (row-major) comes from starts[r] + p - (rows before r)
+        # the p-th real token of the batch (row-major), in row r, is flat token
+        # starts[r] + p - (real tokens of the rows before r)
         offsets = self.starts[rows] - (np.cumsum(lengths) - lengths)
         src = np.repeat(offsets, lengths) + np.arange(int(lengths.sum()))
         ids = np.full((len(rows), width), pad_id, dtype=np.int64)
@@ -172,6 +231,8 @@ def _tokenize(tokenizer, texts: list[str], prefix: str, max_length: int) -> _Tok
                     return_special_tokens_mask=True, return_attention_mask=False,
                     return_token_type_ids=False)
     lengths = np.fromiter(map(len, enc["input_ids"]), dtype=np.int64, count=len(texts))
+    if not lengths.all():
+        raise ValueError(f"a text tokenises to no tokens at all: {texts[int(lengths.argmin())]!r}")
     total = int(lengths.sum())
     ids = np.fromiter(itertools.chain.from_iterable(enc["input_ids"]), np.int64, count=total)
     special = np.fromiter(itertools.chain.from_iterable(enc["special_tokens_mask"]), bool,
@@ -179,7 +240,8 @@ def _tokenize(tokenizer, texts: list[str], prefix: str, max_length: int) -> _Tok
     return _Tokens(ids, special, np.cumsum(lengths) - lengths, lengths)
 
 
-def _validate_texts(texts: Sequence[str]) -> list[str]:
+def validate_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, or ValueError naming the first text that is not a non-empty str."""
     if isinstance(texts, str):
         raise ValueError("texts must be a sequence of strings, not one string")
     texts = list(texts)
@@ -223,7 +285,7 @@ def _release_pages(array: np.ndarray) -> None:
 
 def _progress(total: int, enabled: bool):
     if not enabled:
-        return _NoBar()
+        return contextlib.nullcontext(_NoBar())
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="encode", unit="sent")
@@ -231,9 +293,6 @@ def _progress(total: int, enabled: bool):
 
 class _NoBar:
     def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
         pass
 
 

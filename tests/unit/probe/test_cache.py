@@ -70,6 +70,22 @@ def test_bad_layers_fail_before_any_work(tiny_model_dir, tmp_path):
     assert not entries(tmp_path)
 
 
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"texts": ["fine", None]}, r"texts\[1\] is NoneType"),
+    ({"texts": []}, "empty"),
+    ({"pooling": "meen"}, "did you mean 'mean'"),
+    ({"store": "int8"}, "unknown store dtype"),
+    ({"dtype": "fp16"}, "unknown dtype"),
+])
+def test_bad_input_fails_before_the_cache_or_the_model(tiny_model_dir, tmp_path, kwargs, match):
+    enc = load_encoder(str(tiny_model_dir))
+    blind = ExplodingEncoder(enc.name, enc.path, enc.fingerprint, enc.prefix)
+    args = {"texts": TEXTS, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        embed_layers(blind, args.pop("texts"), cache_dir=tmp_path / "emb", **args)
+    assert not (tmp_path / "emb").exists()
+
+
 def test_key_holds_the_resolved_dtype(tiny_model_dir, tmp_path):
     enc = load_encoder(str(tiny_model_dir))
     resolved = resolve_dtype("auto", enc.model.device, 32, 37)

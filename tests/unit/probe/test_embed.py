@@ -102,6 +102,20 @@ def test_token_budget_is_respected(tiny, monkeypatch):
     assert len(shapes) < len(texts)  # short sentences do share passes
 
 
+def test_cpu_workers_give_what_one_thread_gives(tiny):
+    model, tok = tiny
+    texts = TEXTS * 6
+    before = torch.get_num_threads()
+    one = encode_layers(model, tok, texts, threads=1, batch_tokens=20, dtype="fp32")
+    three = encode_layers(model, tok, texts, threads=3, batch_tokens=20, dtype="fp32")
+    np.testing.assert_allclose(three, one, atol=2e-5)
+    bf16 = [encode_layers(model, tok, texts, threads=t, batch_tokens=20, dtype="bf16")
+            for t in (1, 3)]
+    np.testing.assert_allclose(bf16[1], bf16[0], atol=2e-5)  # autocast reached the workers
+    assert np.abs(bf16[0] - one).max() > 1e-6
+    assert torch.get_num_threads() == before
+
+
 def test_chunked_tokenisation_keeps_order(tiny, monkeypatch):
     import probe.embed as embed
 
@@ -152,6 +166,21 @@ def test_resolve_layers_is_strict():
                        ([], "empty"), ([1.0], "not an integer"), ([True], "not an integer")]:
         with pytest.raises(ValueError, match=match):
             resolve_layers(bad, 13 if bad == [13] else 3)
+
+
+def test_text_without_tokens_is_a_clear_error(tiny):
+    model, tok = tiny
+
+    class NoSpecials:  # a tokenizer that adds no <s> </s> and drops the text entirely
+        pad_token_id = tok.pad_token_id
+
+        def __call__(self, texts, **kwargs):
+            ids = [[] if t == "\u200b" else tok(t, add_special_tokens=False)["input_ids"]
+                   for t in texts]
+            return {"input_ids": ids, "special_tokens_mask": [[0] * len(x) for x in ids]}
+
+    with pytest.raises(ValueError, match=r"tokenises to no tokens at all: '\\u200b'"):
+        encode_layers(model, NoSpecials(), ["fine text", "\u200b"], dtype="fp32")
 
 
 def test_truncation_respects_max_length(tiny):

@@ -41,7 +41,8 @@ CHILD = textwrap.dedent("""
 
 
 def peak_rss(model_dir: Path, cache_dir: Path, n: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "XALIGN_CACHE": str(cache_dir / "xalign-cache")}
     done = subprocess.run([sys.executable, "-c", CHILD, str(model_dir), str(cache_dir), str(n)],
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
