@@ -128,6 +128,12 @@ def _compute_entry(encoder: Encoder, texts: list[str], entry: Path, meta: dict,
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the entry follows the umask
         array = np.lib.format.open_memmap(tmp / ARRAY, mode="w+", dtype=meta["store"],
                                           shape=tuple(meta["shape"]))
+        try:
+            _reserve(tmp / ARRAY)
+        except OSError as exc:  # a full cache disk: compute in memory, as when unwritable
+            log.warning("embedding cache has no room (%s): continuing without it", exc)
+            del array
+            return encode(None)
         encode(array)
         array.flush()
         del array
@@ -139,6 +145,14 @@ def _compute_entry(encoder: Encoder, texts: list[str], entry: Path, meta: dict,
     if stack is None:
         raise OSError(f"embedding cache entry {entry} vanished or broke right after writing")
     return stack
+
+
+def _reserve(path: Path) -> None:
+    """Allocate the whole file now. open_memmap makes a sparse file; writing its pages
+    through the map on a disk that fills up mid-way kills the process with SIGBUS, while
+    a reservation that does not fit raises ENOSPC here, before any work."""
+    with open(path, "r+b") as fh:
+        os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
 
 
 def _swap_in(tmp: Path, entry: Path) -> None:

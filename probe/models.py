@@ -159,8 +159,11 @@ def _file_digest(path: Path) -> str:
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             digest.update(chunk)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(digest.hexdigest())
-    os.replace(tmp, memo)
+    try:  # the memo only saves time: a full or read-only cache must not stop the run
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(digest.hexdigest())
+        os.replace(tmp, memo)
+    except OSError as exc:
+        log.warning("fingerprint memo not written (%s): hashing again next time", exc)
     return digest.hexdigest()

@@ -46,7 +46,8 @@ class DataConfig:
 class ProbeConfig:
     pooling: str = "mean"  # mean (XTREME, special tokens included), cls, mean_nospecial
     max_length: int = 128  # tokens per sentence, special tokens included
-    batch_size: int = 64  # sentences per forward pass (at most)
+    batch_size: int = 512  # sentences per forward pass at most
+    batch_tokens: int | None = None  # padded tokens per pass (None: 2048 CPU, 32768 GPU)
     dtype: str = "auto"  # auto (bf16 where measured faster, GPUs), fp32, bf16
     device: str = "auto"  # auto (a GPU when there is one), cpu, cuda
     threads: int | None = None  # torch threads (None = torch's default)

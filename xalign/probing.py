@@ -50,8 +50,8 @@ def embedder(encoder: Encoder, probe: ProbeConfig, *, progress: bool = False) ->
     def embed(texts: Sequence[str]) -> np.ndarray:
         return embed_layers(encoder, list(texts), pooling=probe.pooling,
                             max_length=probe.max_length, dtype=probe.dtype,
-                            batch_size=probe.batch_size, threads=probe.threads,
-                            progress=progress)
+                            batch_size=probe.batch_size, batch_tokens=probe.batch_tokens,
+                            threads=probe.threads, progress=progress)
 
     return embed
 

@@ -132,6 +132,9 @@ def check_probe(config: ExperimentConfig, *, prefix: str = "") -> None:
         if phase not in (1, 2):
             raise UserError(f"probe.phases[{i}]: {phase}; expected 1 or 2 (phase 0, the "
                             "pretrained model, is always probed)")
+    if probe.batch_tokens is not None and probe.batch_tokens < probe.max_length:
+        raise UserError(f"{name('probe', 'batch_tokens')}: {probe.batch_tokens} is smaller than "
+                        f"one sentence of max_length {probe.max_length}")
     if probe.threads is not None and probe.threads < 1:
         raise UserError(f"{name('probe', 'threads')}: {probe.threads}; expected a positive "
                         "count")

@@ -162,3 +162,28 @@ def sys_executable() -> str:
     import sys
 
     return sys.executable
+
+
+def test_a_full_cache_disk_falls_back_to_memory_without_sigbus(tiny_model_dir, tiny_disk):
+    """The cache writes through a memory map: a disk that fills mid-way would be SIGBUS.
+    Run in a child so that a crash fails this test instead of killing the test session."""
+    import sys
+
+    code = f"""
+import numpy as np
+from probe.cache import embed_layers
+from probe.embed import encode_layers
+from probe.models import load_encoder
+enc = load_encoder({str(tiny_model_dir)!r}, device="cpu", prefix="")
+texts = [f"library tool parser number {{i}} " * 4 for i in range(3000)]
+got = embed_layers(enc, texts, dtype="fp32", max_length=32, cache_dir={str(tiny_disk)!r})
+ref = encode_layers(enc.model, enc.tokenizer, texts, dtype="fp32", max_length=32)
+assert np.allclose(np.asarray(got), ref, atol=1e-6)
+print("ok")
+"""
+    env = {**os.environ, "XALIGN_CACHE": str(tiny_disk / "memo")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+    assert "no room" in proc.stderr  # it said why the cache was not used
+    assert not [p for p in tiny_disk.rglob("*.npy")]  # no partial entry left

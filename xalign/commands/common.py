@@ -32,7 +32,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="'all' (default) or hidden_states indices 0..L, e.g. 0,6,12")
     parser.add_argument("--max-length", type=int, default=PROBE.max_length,
                         help=f"tokens per sentence (default {PROBE.max_length})")
-    parser.add_argument("--batch-size", type=int, default=PROBE.batch_size)
+    parser.add_argument("--batch-size", type=int, default=PROBE.batch_size,
+                        help="sentences per forward pass at most")
+    parser.add_argument("--batch-tokens", type=int, default=PROBE.batch_tokens,
+                        help="padded tokens per forward pass (default: 2048 CPU, 32768 GPU)")
     parser.add_argument("--dtype", default=PROBE.dtype, choices=["auto", "fp32", "bf16"],
                         help="auto = bf16 where measured faster (and on GPUs), else fp32")
     parser.add_argument("--device", default=PROBE.device, choices=["auto", "cpu", "cuda"])
@@ -66,7 +69,8 @@ def probe_config(args: argparse.Namespace) -> ProbeConfig:
     from xalign.validate import check_probe
 
     probe = ProbeConfig(pooling=args.pooling, max_length=args.max_length,
-                        batch_size=args.batch_size, dtype=args.dtype, device=args.device,
+                        batch_size=args.batch_size, batch_tokens=args.batch_tokens,
+                        dtype=args.dtype, device=args.device,
                         threads=args.threads, cka_kind=args.cka_kind)
     check_probe(ExperimentConfig(probe=probe), prefix="--")
     return probe

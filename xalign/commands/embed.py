@@ -24,6 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def resolved_dtype(encoder, dtype: str) -> str:
+    """The precision the embeddings were computed in (``auto`` resolved, as the cache does)."""
+    import torch
+
+    from probe.device import resolve_dtype
+
+    config = encoder.config
+    return resolve_dtype(dtype, torch.device(encoder.device), config.hidden_size,
+                         getattr(config, "intermediate_size", 4 * config.hidden_size))
+
+
 def run(args: argparse.Namespace) -> int:
     from probe.cache import embed_layers
     from probe.embed import resolve_layers
@@ -36,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     layer_ids = resolve_layers(args.layers, enc.num_layers + 1) if args.layers is not None \
         else list(range(enc.num_layers + 1))
     stack = embed_layers(enc, texts, pooling=probe.pooling, max_length=probe.max_length,
-                         dtype=probe.dtype, batch_size=probe.batch_size, threads=probe.threads,
+                         dtype=probe.dtype, batch_size=probe.batch_size,
+                         batch_tokens=probe.batch_tokens, threads=probe.threads,
                          progress=True)  # all layers, memory-mapped from the cache
+    dtype = resolved_dtype(enc, probe.dtype)
     with writing(args.out), atomic_dir(args.out) as tmp:
         for i in layer_ids:  # copied in row chunks: memory stays bounded for any n
             write_npy_rows(tmp / f"layer_{i:02d}.npy", stack[i])
@@ -45,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
             "model": args.model, "fingerprint": enc.fingerprint, "input": str(args.input),
             "n": len(texts), "dim": int(stack.shape[2]), "layers": layer_ids,
             "pooling": probe.pooling, "max_length": probe.max_length, "prefix": enc.prefix,
-            "dtype": probe.dtype}))
+            "dtype": dtype}))
     print(f"wrote {len(layer_ids)} arrays of shape ({len(texts)}, {stack.shape[2]}) to {args.out}")
     return 0

@@ -88,4 +88,8 @@ def _probe_settings(ctx, encoder) -> dict:
     probe, config = ctx.config.probe, encoder.config
     dtype = resolve_dtype(probe.dtype, torch.device(encoder.device), config.hidden_size,
                           getattr(config, "intermediate_size", 4 * config.hidden_size))
-    return {**to_dict(probe), "dtype": dtype, "device": None}
+    # batch sizes, threads and the device do not change the numbers (the cache keys the
+    # same way): a new batch size must not rerun the units
+    settings = {k: v for k, v in to_dict(probe).items()
+                if k not in ("batch_size", "batch_tokens", "threads", "device")}
+    return {**settings, "dtype": dtype}
