@@ -101,8 +101,8 @@ def lineages(tasks) -> set[tuple[str, str, str]]:
     return {(c, t, s) for c, t in per_seed for s in SEEDS}
 
 
-# 1781 units (36 difficulty/selection, 56 phase 1, 348 phase 2, 406 zero-shot, 935 probing):
-# ~6.5 min on 2 shared cores at load ~10, ~0.2 s per unit, probing units the largest share
+# every difficulty, training and zero-shot unit of the preset, phase 1 probed: about 1.7 min
+# on 2 quiet AMD EPYC (Zen 4) cores
 @pytest.mark.slow
 def test_phang2020_preset_runs_end_to_end_on_hub_layout_copies(preset_config, tmp_path):
     ft = load_config(preset_config).finetune
@@ -117,15 +117,18 @@ def test_phang2020_preset_runs_end_to_end_on_hub_layout_copies(preset_config, tm
     assert {r["language"] for r in zeroshot} == set(LANGUAGES)
     assert {r["n"] for r in zeroshot} == {"4"}  # finetune.eval_limit examples, every target
 
-    # phase 1 and one phase 2 per target training task, for every lineage, in every table
+    # phase 1 and one phase 2 per target training task, for every lineage; the preset
+    # probes phase 1 only (X-STILTs' question), so the probing tables hold phase 1 alone
+    assert load_config(preset_config).probe.phases == (1,)
     trained = {("1", "")} | {("2", t) for t in ("mnli", "pawsx", "udpos", "wikiann",
                                                   "squad-v1", "tydiqa")}
     expected = {(*run, *phase) for run in runs for phase in trained}
+    probed = {(*run, "1", "") for run in runs}
     # none's phase 1 is its phase 0: no phase-0-vs-phase-1 CKA grid of its own
     no_grid = {("none", "", s, "1", "") for s in SEEDS}
-    for table, phase, want in (("alignment", "phase", expected),
+    for table, phase, want in (("alignment", "phase", probed),
                                ("checkpoints", "phase", expected),
-                               ("cka_grid", "phase_b", expected - no_grid)):
+                               ("cka_grid", "phase_b", probed - no_grid)):
         rows = [r for r in read(out, table) if r[phase] != "0"]
         assert {(r["condition"], r["inter_task"], r["seed"], r[phase], r["train_task"])
                 for r in rows} == want, table
@@ -133,8 +136,8 @@ def test_phang2020_preset_runs_end_to_end_on_hub_layout_copies(preset_config, tm
     assert {"tatoeba_en2xx", "bucc_f1", "cka_en_xx"} <= metrics
     pairs = {(r["condition_a"], r["condition_b"], r["inter_task_a"], r["seed"], r["phase"],
               r["train_task"]) for r in read(out, "condition_cka")}
-    assert pairs == {("hard", "easy", t, s, *phase) for t in ft.intermediate_tasks
-                     for s in SEEDS for phase in trained}
+    assert pairs == {("hard", "easy", t, s, "1", "") for t in ft.intermediate_tasks
+                     for s in SEEDS}
 
     for task in ft.intermediate_tasks:
         carto = read(out, f"cartography_{task}")

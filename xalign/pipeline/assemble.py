@@ -18,7 +18,9 @@ def assemble(plan: Plan, results: dict) -> dict[str, list[dict]]:
     probes = {u.name: u for u in plan.units if u.kind == "probe"}
     done = set(results)
     for model in plan.config.model.names:
-        base = next(u.name for u in probes.values() if u.model == model and u.phase == 0)
+        # a subset of the plan (``xalign difficulty``) may hold no probe at all
+        base = next((u.name for u in probes.values() if u.model == model and u.phase == 0),
+                    None)
         for lin in (lin for lin in plan.lineages if lin.model == model):
             _lineage_rows(plan, results, lin, base, tables, done)
     _training_rows(plan, results, tables)
@@ -36,23 +38,34 @@ def _key(lin: Lineage, results: dict) -> dict:
 
 
 def _checkpoints(plan: Plan, lin: Lineage, base: str):
-    """(phase, train_task, probe unit, phase-CKA unit, producer) of each checkpoint."""
+    """(phase, train_task, probe unit, phase-CKA unit, producer) of each checkpoint.
+
+    The probe is None for a phase that ``probe.phases`` leaves out (its zero-shot rows
+    are still reported); none's phase 1 is the pretrained model itself."""
     names = {u.deps[-1] if u.deps else None: u.name for u in plan.units if u.kind == "probe"}
     ckas = {u.deps[-1]: u.name for u in plan.units if u.kind == "phase_cka"}
     yield 0, "", base, None, None
-    yield 1, "", names.get(lin.phase1, base), ckas.get(lin.phase1), lin.phase1
+    phase1 = names.get(lin.phase1) if lin.phase1 else base
+    yield 1, "", phase1, ckas.get(lin.phase1), lin.phase1
     for train_task, producer in lin.phase2.items():
-        yield 2, train_task, names[producer], ckas[producer], producer
+        yield 2, train_task, names.get(producer), ckas.get(producer), producer
 
 
 def _lineage_rows(plan, results, lin, base, tables, done) -> None:
     from probe.models import model_fingerprint
 
     key = _key(lin, results)
+    trained = any(u in done for u in (lin.phase1, *lin.phase2.values()) if u)
     for phase, train_task, probe, cka, producer in _checkpoints(plan, lin, base):
-        if probe not in done:
-            continue
         head = {**key, "phase": phase, "train_task": train_task}
+        if producer in done or (producer is None and (trained or base in done)):
+            path = results[producer]["encoder"] if producer else _base_path(plan, lin.model)
+            tables["checkpoints"].append({**head, "path": path,
+                                          "fingerprint": model_fingerprint(path)})
+        if phase == 2 and producer in done:
+            _zeroshot_rows(plan, results, producer, key, train_task, tables, done)
+        if probe is None or probe not in done:
+            continue
         tables["alignment"] += [{**head, **row} for row in results[probe]["rows"]]
         if cka is not None and cka in done:
             measures = results[cka]["measures"]
@@ -65,16 +78,14 @@ def _lineage_rows(plan, results, lin, base, tables, done) -> None:
                                  "value": value}
                                 for metric, values in measures.items()
                                 for layer, value in enumerate(values)]
-        path = results[producer]["encoder"] if producer else str(_base_path(plan, results,
-                                                                            lin.model))
-        tables["checkpoints"].append({**head, "path": path,
-                                      "fingerprint": model_fingerprint(path)})
-        for unit in plan.units:
-            if unit.kind == "zeroshot" and unit.deps == (producer,) and unit.name in done \
-                    and phase == 2:
-                tables["zeroshot"] += [{**key, "train_task": train_task,
-                                        "target": unit.eval_task, **row}
-                                       for row in results[unit.name]["rows"]]
+
+
+def _zeroshot_rows(plan, results, producer, key, train_task, tables, done) -> None:
+    for unit in plan.units:
+        if unit.kind == "zeroshot" and unit.deps == (producer,) and unit.name in done:
+            tables["zeroshot"] += [{**key, "train_task": train_task,
+                                    "target": unit.eval_task, **row}
+                                   for row in results[unit.name]["rows"]]
 
 
 def _identity(plan: Plan, rows: list[dict]) -> dict[str, list[float]]:
@@ -84,7 +95,7 @@ def _identity(plan: Plan, rows: list[dict]) -> dict[str, list[float]]:
     return {f"{m}_vs_phase0": [1.0] * layers for m in ("cka", *plan.config.probe.measures)}
 
 
-def _base_path(plan: Plan, results: dict, model: str) -> str:
+def _base_path(plan: Plan, model: str) -> str:
     from probe.models import resolve_model_path
 
     return str(resolve_model_path(model, revision=plan.config.model.revision))
