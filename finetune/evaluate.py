@@ -27,9 +27,12 @@ MAIN_KEY = {"accuracy": "accuracy", "f1": "f1", "squad": "f1"}
 NEG = -1e9  # padding value of QA logits: never chosen as a span boundary
 
 
-def predict(model, features: list[dict], collator: Collator, *, batch_size: int = 64
-            ) -> np.ndarray:
+def predict(model, features: list[dict], collator: Collator, *, batch_size: int = 64,
+            mixed_precision: str = "no") -> np.ndarray:
     """Logits of ``model`` for every feature, in feature order (no dropout, no grad).
+
+    Features are batched by length (little padding) and put back in order.
+    ``mixed_precision``: "no", or "bf16" autocast (as the model was trained, e.g.).
 
     Returns:
         float32 array: single/pair (n, num_labels); multiple_choice (n, C);
@@ -38,13 +41,17 @@ def predict(model, features: list[dict], collator: Collator, *, batch_size: int 
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: expected >= 1")
+    if mixed_precision not in ("no", "bf16"):
+        raise ValueError(f"mixed_precision={mixed_precision!r}: expected 'no' or 'bf16'")
+    order = np.argsort([-_length(f) for f in features], kind="stable")
     was_training = model.training
     model.eval()
     chunks = []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(model.device.type, dtype=torch.bfloat16,
+                                             enabled=mixed_precision == "bf16"):
             for i in range(0, len(features), batch_size):
-                batch = collator(features[i : i + batch_size])
+                batch = collator([features[j] for j in order[i : i + batch_size]])
                 inputs = {k: batch[k].to(model.device) for k in ("input_ids", "attention_mask")}
                 out = model(**inputs)
                 if collator.format == "qa":
@@ -55,10 +62,19 @@ def predict(model, features: list[dict], collator: Collator, *, batch_size: int 
         model.train(was_training)
     chunks = [c.float().cpu().numpy() for c in chunks]
     if collator.format not in ("qa", "tagging"):
-        return np.concatenate(chunks)
-    width = max(c.shape[-2 if collator.format == "tagging" else -1] for c in chunks)
-    fill = NEG if collator.format == "qa" else 0.0
-    return np.concatenate([_pad_axis(c, width, fill, collator.format) for c in chunks])
+        logits = np.concatenate(chunks)
+    else:
+        width = max(c.shape[-2 if collator.format == "tagging" else -1] for c in chunks)
+        fill = NEG if collator.format == "qa" else 0.0
+        logits = np.concatenate([_pad_axis(c, width, fill, collator.format) for c in chunks])
+    out = np.empty_like(logits)
+    out[order] = logits
+    return out
+
+
+def _length(feature: dict) -> int:
+    ids = feature["input_ids"]
+    return len(ids[0]) if ids and isinstance(ids[0], list) else len(ids)
 
 
 def _pad_axis(chunk: np.ndarray, width: int, fill: float, fmt: str) -> np.ndarray:
@@ -164,7 +180,8 @@ def _feature_probs(fmt: str, features: list[dict], logits: torch.Tensor) -> np.n
 
 
 def evaluate(model, tokenizer, task: Task, split: str, *, language: str | None = None,
-             max_length: int = 128, batch_size: int = 64, limit: int | None = None) -> dict:
+             max_length: int = 128, batch_size: int = 64, limit: int | None = None,
+             mixed_precision: str = "no") -> dict:
     """Score ``model`` on one split and language of ``task``.
 
     Returns:
@@ -177,7 +194,8 @@ def evaluate(model, tokenizer, task: Task, split: str, *, language: str | None =
         raise ValueError(f"task {task.name!r}, split {split!r}, language {language!r}: "
                          "no labelled examples")
     features = featurize(task, examples, tokenizer, max_length=max_length)
-    logits = predict(model, features, Collator(tokenizer, task.format), batch_size=batch_size)
+    logits = predict(model, features, Collator(tokenizer, task.format), batch_size=batch_size,
+                     mixed_precision=mixed_precision)
     result = score_predictions(task, examples, features, logits)
     log.info("%s %s %s: %s", task.name, split, language or "en", result)
     return result
@@ -190,7 +208,7 @@ def zero_shot_table(model, tokenizer, task: Task, *, languages: list[str] | None
     Args:
         languages: default task.languages.
         split: the split scored in every language.
-        **kwargs: max_length, batch_size, limit (passed to ``evaluate``).
+        **kwargs: max_length, batch_size, limit, mixed_precision (passed to ``evaluate``).
 
     Returns:
         Rows in ``languages`` order, then {"language": "avg", ...}: the unweighted mean of

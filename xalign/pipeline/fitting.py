@@ -86,7 +86,8 @@ def keep_final(train_dir: Path) -> str:
 
 
 def evaluate_checkpoint(checkpoint: str, target: Task, languages: list[str], *,
-                        max_length: int, limit: int | None) -> list[dict]:
+                        max_length: int, limit: int | None,
+                        mixed_precision: str = "no") -> list[dict]:
     """Zero-shot rows of a saved task checkpoint: language, metric, value, n (no average)."""
     from transformers import AutoTokenizer
 
@@ -96,7 +97,8 @@ def evaluate_checkpoint(checkpoint: str, target: Task, languages: list[str], *,
     model = AUTO_CLASSES[target.format].from_pretrained(checkpoint).eval()
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     rows = zero_shot_table(model, tokenizer, target, languages=languages,
-                           max_length=max_length, limit=limit)
+                           max_length=max_length, limit=limit,
+                           mixed_precision=mixed_precision)
     return [r for r in rows if r["language"] != "avg"]
 
 

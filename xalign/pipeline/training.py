@@ -38,7 +38,8 @@ def task_difficulty(ctx, unit: Unit) -> dict:
         examples = train_examples(task, ctx.config, unit.seed)
         model, tokenizer = fitting.fit(base, task, examples, tconf, folder / "train", ctx)
         dev = evaluate(model, tokenizer, task, "validation",
-                       max_length=max_length(ctx.config, task.name), limit=ctx.ft.eval_limit)
+                       max_length=max_length(ctx.config, task.name), limit=ctx.ft.eval_limit,
+                       mixed_precision="bf16" if tconf.mixed_precision == "bf16" else "no")
         gold = load_examples(task, "validation", limit=ctx.ft.eval_limit)
         score, baseline = dev["score"], trivial_baseline(task, gold)
         shutil.rmtree(folder / "train", ignore_errors=True)
@@ -115,16 +116,19 @@ def zeroshot(ctx, unit: Unit) -> dict:
     checkpoint = ctx.results[unit.deps[0]]["encoder"]
     target = ctx.tasks[unit.eval_task]
     languages = list(ctx.ft.languages or target.languages)
+    # scored in the precision it was trained in: bf16 autocast, or fp32
+    tconf = train_config(ctx.config, "target", unit.seed, task=unit.train_task)
+    precision = "bf16" if tconf.mixed_precision == "bf16" else "no"
     inputs = {"kind": unit.kind, "checkpoint": fitting.fingerprint(checkpoint),
               "target": target.name, "data": fitting.task_stamp(target),
-              "languages": languages, "eval_limit": ctx.ft.eval_limit,
+              "languages": languages, "eval_limit": ctx.ft.eval_limit, "precision": precision,
               "max_length": max_length(ctx.config, unit.train_task, target=True)}
 
     def work(folder: Path) -> dict:
         return {"rows": fitting.evaluate_checkpoint(
             checkpoint, target, languages,
             max_length=max_length(ctx.config, unit.train_task, target=True),
-            limit=ctx.ft.eval_limit)}
+            limit=ctx.ft.eval_limit, mixed_precision=precision)}
 
     return ctx.units.run(unit.name, inputs, work)
 
