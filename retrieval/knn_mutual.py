@@ -7,14 +7,14 @@ one (y -> x) (:func:`retrieval.knn_scan.scan`), and each side is then re-ranked 
 float32 and certified like :func:`retrieval.knn_int8.int8_knn`.
 
 The column side needs its own bound, constant along a column within a block: x rows are
-sorted by peak into blocks of ``QUERY_BLOCK`` rows with one scale a_b each (like the y
+sorted by peak into blocks of ``BLOCK`` rows with one scale a_b each (like the y
 tiles, so a shared scale costs little resolution), and for x in block b,
 |x.y_j - x^.y^_j| <= max_b |x - x^| |y_j| + max_b |x^| |y_j - y^_j|.
 
 Threads: x blocks go to worker threads. A block's row side is private to its worker; the
 column side is one running top-k' over all y rows (n_y x k' entries, not one per worker),
-each group of SUPER tiles behind its own lock; concurrent blocks start at different
-groups so that they rarely wait for each other.
+each y tile's rows behind its own lock; concurrent blocks start at different tiles so
+that they rarely wait for each other.
 """
 
 from __future__ import annotations
@@ -26,18 +26,15 @@ import numpy as np
 import torch
 
 from retrieval._common import f32
-from retrieval.knn_int8 import (
-    QUERY_BLOCK,
-    TILE,
-    Candidates,
-    certify,
-    default_extras,
-    widen,
-)
+from retrieval.knn_int8 import TILE, Candidates, certify, default_extras, widen
 from retrieval.knn_quant import QuantRows, quantize_rows
-from retrieval.knn_scan import GROUP, SUPER, ColumnPass, RunningTopK, TileBounds, scan
+from retrieval.knn_scan import GROUP, ColumnPass, RunningTopK, TileBounds, scan
 
 Found = tuple[np.ndarray, np.ndarray, np.ndarray]  # (scores, ids, certified)
+# x rows per block (one int8 scale, one work item), scanned one y tile at a time: square
+# 2048 x 2048 products give both passes 2048-wide steps, so a y row's running top-k'
+# takes 4x fewer merges than with 512-row blocks (k' ln(steps) entries: ~20 % fewer).
+BLOCK = 2048
 FINISH_ROWS = 4096  # y rows re-ranked per work item of the column side
 
 
@@ -65,23 +62,23 @@ def int8_knn_both(
         and int64 rows sorted by score descending then row ascending, and (n,) bool.
         Where ``certified`` is False the row must be searched again exactly.
     """
-    if QUERY_BLOCK % GROUP:  # the column group maximum splits a block into GROUP parts
-        raise ValueError(f"QUERY_BLOCK must be a multiple of {GROUP}, got {QUERY_BLOCK}")
+    if BLOCK % GROUP:  # the column group maximum splits a block into GROUP parts
+        raise ValueError(f"BLOCK must be a multiple of {GROUP}, got {BLOCK}")
     extra = default_extras(x.shape[1])[0] if extra is None else extra
-    qx, qy = quantize_rows(x, QUERY_BLOCK, n_threads), quantize_rows(y, TILE, n_threads)
+    qx, qy = quantize_rows(x, BLOCK, n_threads), quantize_rows(y, TILE, n_threads)
     workers = n_threads or torch.get_num_threads()
     kp_x, kp_y = min(k_xy + extra, qy.n), min(k_yx + extra, qx.n)
     cols = RunningTopK(qy.n_tiles * qy.tile, kp_y)
-    n_groups = -(-qy.n_tiles // SUPER)
-    locks = [threading.Lock() for _ in range(n_groups)]
+    locks = [threading.Lock() for _ in range(qy.n_tiles)]
 
     def block(b: int) -> Found:
         torch.set_num_threads(1)  # per worker thread; the caller's setting is untouched
         best = RunningTopK(qx.tile, kp_x)
         column = _column_pass(qx, qy, b, cols, locks)
         codes = qx.codes[b * qx.tile : (b + 1) * qx.tile]
-        start = b * n_groups // workers  # concurrent blocks are consecutive: spread them
-        scan(codes, qx.real_rows(b), qy, _row_bounds(qx, qy, b), best, column, start)
+        start = b * qy.n_tiles // workers  # concurrent blocks are consecutive: spread them
+        bounds = _row_bounds(qx, qy, b)
+        scan(codes, qx.real_rows(b), qy, bounds, best, column, group=1, first_group=start)
         mine = slice(b * qx.tile, b * qx.tile + qx.real_rows(b))
         found = Candidates.of(best, slice(0, qx.real_rows(b)), qy.rows, kp_x < qy.n)
         return certify(f32(x[qx.rows[mine]]), y, found, k_xy, qy.norm.max())

@@ -82,8 +82,9 @@ def test_mining_with_fast_backends_equals_brute_force(
     backend: str, device: str | None, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small int8 tiles so that 300 x 280 rows cross several query blocks and index tiles.
+    monkeypatch.setattr(knn_int8, "QUERY_BLOCK", 64)
+    monkeypatch.setattr(knn_mutual, "BLOCK", 64)
     for module in (knn_int8, knn_mutual):
-        monkeypatch.setattr(module, "QUERY_BLOCK", 64)
         monkeypatch.setattr(module, "TILE", 128)
     monkeypatch.setattr(
         margin_module, "knn_both", functools.partial(knn_both, backend=backend, device=device)
