@@ -38,7 +38,7 @@ from retrieval._common import (
     merge_topk,
 )
 from retrieval.ann import ANN_KINDS, ann_knn, recall_at_k
-from retrieval.knn_int8 import default_extras, int8_knn, int8_speedup
+from retrieval.knn_int8 import int8_knn, int8_speedup
 from retrieval.knn_mutual import int8_knn_both
 from retrieval.knn_torch import torch_knn
 
@@ -207,10 +207,9 @@ def knn_both(
         options = {"n_threads": n_threads, "backend": backend, "device": device}
         return knn(x, y, k_xy, **options), knn(y, x, k_yx, **options)
     xy, yx = int8_knn_both(x, y, k_xy, k_yx, n_threads=n_threads)
-    extras = default_extras(x.shape[1])[1:]  # the scan used the first round's
     return (
-        _redo_uncertified(x, y, k_xy, xy, n_threads, extras),
-        _redo_uncertified(y, x, k_yx, yx, n_threads, extras),
+        _faiss_uncertified(x, y, k_xy, xy, n_threads),
+        _faiss_uncertified(y, x, k_yx, yx, n_threads),
     )
 
 
@@ -244,36 +243,28 @@ def _check_options(n_threads: int | None, backend: str) -> None:
 
 
 def _int8_then_faiss(
-    queries: np.ndarray,
-    index: np.ndarray,
-    k: int,
-    n_threads: int | None,
-    extras: tuple[int, ...] | None = None,
+    queries: np.ndarray, index: np.ndarray, k: int, n_threads: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """int8 search; the queries its certificate does not cover are redone with FAISS."""
-    found = int8_knn(queries, index, k, n_threads=n_threads, extras=extras)
-    return _redo_uncertified(queries, index, k, found, n_threads)
+    found = int8_knn(queries, index, k, n_threads=n_threads)
+    return _faiss_uncertified(queries, index, k, found, n_threads)
 
 
-def _redo_uncertified(
+def _faiss_uncertified(
     queries: np.ndarray,
     index: np.ndarray,
     k: int,
     found: tuple[np.ndarray, np.ndarray, np.ndarray],
     n_threads: int | None,
-    extras: tuple[int, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """An int8 result with the rows its certificate misses searched again: with int8 and
-    ``extras`` when there are enough to pay for quantising the index again, else FAISS."""
+    """An int8 result with the rows its certificate misses searched again with FAISS."""
     scores, ids, certified = found
     redo = np.flatnonzero(~certified)
     if len(redo):
         logger.debug("int8 certificate failed for %d of %d queries", len(redo), len(ids))
-        if extras and len(redo) >= INT8_MIN_QUERIES:
-            again = _int8_then_faiss(queries[redo], index, k, n_threads, extras)
-        else:
-            again = _faiss_knn(queries[redo], index, k, DEFAULT_CHUNK_SIZE, n_threads)
-        scores[redo], ids[redo] = again
+        scores[redo], ids[redo] = _faiss_knn(
+            queries[redo], index, k, DEFAULT_CHUNK_SIZE, n_threads
+        )
     return scores, ids
 
 

@@ -85,18 +85,44 @@ def int8_knn(
         score descending then row ascending, and (nq,) bool. Where ``certified`` is False
         the row may be wrong and must be searched again exactly.
     """
-    qindex = quantize_rows(index, TILE, n_threads)
     nq = queries.shape[0]
-    scores = np.zeros((nq, k), dtype=np.float32)
-    ids = np.zeros((nq, k), dtype=np.int64)
-    certified = np.zeros(nq, dtype=bool)
-    todo = np.arange(nq)
-    for extra in extras or default_extras(index.shape[1]):
+    found = (np.zeros((nq, k), np.float32), np.zeros((nq, k), np.int64), np.zeros(nq, bool))
+    qindex = quantize_rows(index, TILE, n_threads)
+    extras = extras or default_extras(index.shape[1])
+    return search_uncertified(queries, (index, qindex), k, found, extras, n_threads)
+
+
+def search_uncertified(
+    queries: np.ndarray,
+    index: tuple[np.ndarray, QuantRows],
+    k: int,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    extras: tuple[int, ...],
+    n_threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Search the uncertified rows of ``found`` again, one round per entry of ``extras``.
+
+    Args:
+        queries: (nq, d) float rows.
+        index: the (n, d) rows searched and their int8 codes (any tile size).
+        k: neighbours per query.
+        found: (scores, ids, certified) of every query so far, updated in place.
+        extras: candidates kept beyond k, one entry per round.
+        n_threads: worker threads; None = torch's intra-op thread count.
+
+    Returns:
+        ``found``, with the rows that a round certified replaced.
+    """
+    (rows, qindex), (scores, ids, certified) = index, found
+    todo = np.flatnonzero(~certified)
+    for extra in extras:
+        if len(todo) == 0:
+            break
         kp = min(k + extra, qindex.n)
-        part = _run_blocks(queries, todo, index, qindex, k, kp, n_threads)
+        part = _run_blocks(queries, todo, rows, qindex, k, kp, n_threads)
         scores[todo], ids[todo], certified[todo] = part
         todo = todo[~part[2]]
-        if len(todo) == 0 or kp == qindex.n:
+        if kp == qindex.n:  # every row was a candidate: nothing more to gain
             break
     return scores, ids, certified
 

@@ -26,7 +26,14 @@ import numpy as np
 import torch
 
 from retrieval._common import f32
-from retrieval.knn_int8 import TILE, Candidates, certify, default_extras, widen
+from retrieval.knn_int8 import (
+    TILE,
+    Candidates,
+    certify,
+    default_extras,
+    search_uncertified,
+    widen,
+)
 from retrieval.knn_quant import QuantRows, quantize_rows
 from retrieval.knn_scan import GROUP, ColumnPass, RunningTopK, TileBounds, scan
 
@@ -45,7 +52,7 @@ def int8_knn_both(
     k_yx: int,
     *,
     n_threads: int | None = None,
-    extra: int | None = None,
+    extras: tuple[int, ...] | None = None,
 ) -> tuple[Found, Found]:
     """The k_xy largest inner products of every x row with y, and k_yx of every y with x.
 
@@ -55,7 +62,9 @@ def int8_knn_both(
         k_xy: neighbours per x row, 1 <= k_xy <= n_y (validated by the caller).
         k_yx: neighbours per y row, 1 <= k_yx <= n_x.
         n_threads: worker threads; None = torch's intra-op thread count.
-        extra: candidates kept beyond k on each side; None: the first round of ``EXTRAS``.
+        extras: candidates kept beyond k on each side, per round: the first for the
+            shared scan, the others for plain searches of the rows it did not certify
+            (reusing both int8 copies); None: ``EXTRAS`` by d.
 
     Returns:
         ((scores, ids, certified) of x -> y, the same of y -> x): (n, k) float32 scores
@@ -64,10 +73,10 @@ def int8_knn_both(
     """
     if BLOCK % GROUP:  # the column group maximum splits a block into GROUP parts
         raise ValueError(f"BLOCK must be a multiple of {GROUP}, got {BLOCK}")
-    extra = default_extras(x.shape[1])[0] if extra is None else extra
+    extras = extras or default_extras(x.shape[1])
     qx, qy = quantize_rows(x, BLOCK, n_threads), quantize_rows(y, TILE, n_threads)
     workers = n_threads or torch.get_num_threads()
-    kp_x, kp_y = min(k_xy + extra, qy.n), min(k_yx + extra, qx.n)
+    kp_x, kp_y = min(k_xy + extras[0], qy.n), min(k_yx + extras[0], qx.n)
     cols = RunningTopK(qy.n_tiles * qy.tile, kp_y)
     locks = [threading.Lock() for _ in range(qy.n_tiles)]
 
@@ -91,7 +100,11 @@ def int8_knn_both(
     with ThreadPoolExecutor(workers) as pool:
         forward = list(pool.map(block, range(qx.n_tiles)))
         backward = list(pool.map(finish, range(0, qy.n, FINISH_ROWS)))
-    return _in_caller_order(forward, qx.rows), _in_caller_order(backward, qy.rows)
+    forward, backward = _in_caller_order(forward, qx.rows), _in_caller_order(backward, qy.rows)
+    return (
+        search_uncertified(x, (y, qy), k_xy, forward, extras[1:], n_threads),
+        search_uncertified(y, (x, qx), k_yx, backward, extras[1:], n_threads),
+    )
 
 
 def _row_bounds(qx: QuantRows, qy: QuantRows, b: int) -> TileBounds:

@@ -6,6 +6,8 @@ and y tiles, partial last blocks and tiles, and the sparse merges of both passes
 
 from __future__ import annotations
 
+import functools
+
 import faiss
 import numpy as np
 import pytest
@@ -121,7 +123,7 @@ def test_both_passes_merge_sparsely_from_a_seed(monkeypatch: pytest.MonkeyPatch)
 def test_certified_rows_exact_on_both_sides(n_threads: int) -> None:
     # 16 extra candidates on clustered data: measured 46 % (x) and 27 % (y) certified.
     x, y = data("clusters", 384, np.random.default_rng(3))
-    xy, yx = int8_knn_both(x, y, 4, 4, n_threads=n_threads, extra=16)
+    xy, yx = int8_knn_both(x, y, 4, 4, n_threads=n_threads, extras=(16,))
     for (scores, ids, certified), (q, index) in zip((xy, yx), ((x, y), (y, x)), strict=True):
         assert 0 < certified.sum() < len(certified)
         ok = np.flatnonzero(certified)
@@ -130,7 +132,7 @@ def test_certified_rows_exact_on_both_sides(n_threads: int) -> None:
 
 def test_uncertified_rows_are_redone_per_direction(monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = data("clusters", 384, np.random.default_rng(3))
-    xy, yx = int8_knn_both(x, y, 4, 4, extra=16)
+    xy, yx = int8_knn_both(x, y, 4, 4, extras=(16,))
     redone: list[tuple[int, int]] = []
     real = knn_module._faiss_knn
 
@@ -139,7 +141,8 @@ def test_uncertified_rows_are_redone_per_direction(monkeypatch: pytest.MonkeyPat
         return real(q, index, *args)
 
     monkeypatch.setattr(knn_module, "_faiss_knn", spy)
-    monkeypatch.setattr(knn_module, "int8_knn_both", lambda *a, **kw: int8_knn_both(*a, extra=16))
+    one_round = functools.partial(int8_knn_both, extras=(16,))
+    monkeypatch.setattr(knn_module, "int8_knn_both", lambda *a, **kw: one_round(*a))
     (s_xy, i_xy), (s_yx, i_yx) = knn_both(x, y, 4, backend="int8")
     # each direction's failures searched once, against the other pool
     assert redone == [(int((~xy[2]).sum()), len(y)), (int((~yx[2]).sum()), len(x))]
@@ -147,22 +150,24 @@ def test_uncertified_rows_are_redone_per_direction(monkeypatch: pytest.MonkeyPat
     assert_exact_topk(y, x, 4, s_yx, i_yx)
 
 
-def test_many_failures_go_to_an_int8_second_round(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_round_reuses_the_int8_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = data("clusters", 384, np.random.default_rng(3))
-    rounds: list[tuple[int, tuple[int, ...] | None]] = []
-    real = knn_module.int8_knn
+    one = int8_knn_both(x, y, 4, 4, extras=(16,))
+    quantised: list[int] = []
+    real = knn_mutual.quantize_rows
 
-    def spy(q, index, k, **kw):
-        rounds.append((len(q), kw["extras"]))
-        return real(q, index, k, **kw)
+    def spy(rows, *args):
+        quantised.append(len(rows))
+        return real(rows, *args)
 
-    monkeypatch.setattr(knn_module, "INT8_MIN_QUERIES", 10)
-    monkeypatch.setattr(knn_module, "int8_knn", spy)
-    monkeypatch.setattr(knn_module, "int8_knn_both", lambda *a, **kw: int8_knn_both(*a, extra=16))
-    (s_xy, i_xy), (s_yx, i_yx) = knn_both(x, y, 4, backend="int8")
-    assert len(rounds) == 2 and all(extras == (124,) for _, extras in rounds)
-    assert_exact_topk(x, y, 4, s_xy, i_xy)
-    assert_exact_topk(y, x, 4, s_yx, i_yx)
+    monkeypatch.setattr(knn_mutual, "quantize_rows", spy)
+    two = int8_knn_both(x, y, 4, 4, extras=(16, 60))  # measured: all certified
+    assert quantised == [len(x), len(y)]  # the second round quantised nothing again
+    for (_, _, first), (scores, ids, second), (q, index) in zip(
+        one, two, ((x, y), (y, x)), strict=True
+    ):
+        assert second.all() and not first.all()
+        assert_exact_topk(q, index, 4, scores, ids)
 
 
 @pytest.mark.parametrize(("backend", "device"), [("faiss", None), ("torch", "cpu")])
