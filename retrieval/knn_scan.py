@@ -71,9 +71,9 @@ class RunningTopK:
             self._replace_min(rows[sel], u[sel], ids[sel])
         if not few.all():  # rows with many entries: one partition each
             many = ~np.repeat(few, counts)
-            slot = np.repeat(np.arange((~few).sum()), counts[~few])
+            slot = np.repeat(np.arange(np.count_nonzero(~few)), counts[~few])
             rank = np.arange(len(rows))[many] - np.repeat(starts[~few], counts[~few])
-            new_u = np.full((len(slot) and slot[-1] + 1, counts.max()), -np.inf)
+            new_u = np.full((np.count_nonzero(~few), counts.max()), -np.inf)
             new_i = np.full(new_u.shape, -1, dtype=np.int64)
             new_u[slot, rank], new_i[slot, rank] = u[many], ids[many]
             self.merge(rows[starts[~few]], new_u, new_i)
