@@ -3,13 +3,16 @@
 Every method runs in its own child process on the same seeded random unit vectors, so
 that its peak resident memory (VmHWM, reset after the data are made) is its own. Methods
 are interleaved within each repeat; ratios are against FAISS in the same run. Also times
-BUCC margin mining end to end (mine_pairs_from_embeddings, k = 4) with the default
-backend and with FAISS forced. Prints the CPU model and its SIMD flags.
+BUCC margin mining end to end (mine_pairs_from_embeddings, k = 4): with both searches on
+FAISS (mine_faiss), with the default backend searching each direction separately
+(mine_twice: what mining did before knn_both) and as it runs now (mine: one int8 scan for
+both directions). Prints the CPU model and its SIMD flags.
 
     .venv/bin/python bench/bench_knn.py --quick      # about a minute (make bench)
     .venv/bin/python bench/bench_knn.py              # 10k and 100k at 384 and 1024 dims
     .venv/bin/python bench/bench_knn.py --sizes 100000 --dims 384 --methods faiss,knn
     .venv/bin/python bench/bench_knn.py --million    # plus 10k queries over 1M rows
+    .venv/bin/python bench/bench_knn.py --no-search  # BUCC mining at 100k only
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def run_method(method: str, queries: np.ndarray, index: np.ndarray) -> np.ndarra
     import faiss
 
     from retrieval import margin
-    from retrieval.knn import knn
+    from retrieval.knn import knn, knn_both
 
     if method == "faiss":
         flat = faiss.IndexFlatIP(index.shape[1])
@@ -73,8 +76,10 @@ def run_method(method: str, queries: np.ndarray, index: np.ndarray) -> np.ndarra
         return knn(queries, index, K)[1]
     if method == "numpy":
         return numpy_knn(queries, index, K)[1]
-    if method == "mine_faiss":  # the same mining with the search forced to FAISS
-        margin.knn = functools.partial(knn, backend="faiss")
+    if method == "mine_faiss":  # the same mining with both searches forced to FAISS
+        margin.knn_both = functools.partial(knn_both, backend="faiss")
+    if method == "mine_twice":  # default backend, one search per direction
+        margin.knn_both = lambda x, y, k_xy, k_yx: (knn(x, y, k_xy), knn(y, x, k_yx))
     pairs = margin.mine_pairs_from_embeddings(queries, index, k=K)
     return np.array([(i, j) for i, j, _ in pairs], dtype=np.int64)
 
@@ -164,6 +169,7 @@ def main() -> None:
     parser.add_argument("--dims", default="384,1024", help="embedding dims, comma list")
     parser.add_argument("--methods", default="faiss,knn,numpy", help="first one is the base")
     parser.add_argument("--no-bucc", action="store_true", help="skip BUCC mining at 100k")
+    parser.add_argument("--no-search", action="store_true", help="only BUCC mining at 100k")
     parser.add_argument("--million", action="store_true", help="add 10k queries x 1M rows")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats per case")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -179,8 +185,10 @@ def main() -> None:
     for dim in (384, 1024):
         print(f"int8 tile scan vs FAISS, one thread, dim {dim}: {int8_speedup(dim):.2f}x; "
               f"backend at 100k: {choose_backend(100_000, 100_000, dim)}")
+    mining = ["mine_faiss", "mine_twice", "mine"]
     if args.quick:
         bench_case("search", ["faiss", "knn", "numpy"], 10_000, 10_000, 384, args.repeats)
+        bench_case("BUCC mining", mining, 10_000, 10_000, 384, args.repeats)
         # FAISS on a 10k-query slice keeps the quick run short; its time scales linearly.
         part = bench_case("search, FAISS on 10% of the queries", ["faiss"], 10_000, 100_000, 384, 1)
         ours = bench_case("search", ["knn"], 100_000, 100_000, 384, 1)
@@ -188,13 +196,13 @@ def main() -> None:
               f"(FAISS time extrapolated linearly from its 10k-query slice)")
         return None
     methods = args.methods.split(",")
-    for n in map(int, args.sizes.split(",")):
+    for n in [] if args.no_search else map(int, args.sizes.split(",")):
         for dim in map(int, args.dims.split(",")):
             bench_case("search", methods, n, n, dim, args.repeats)
     if args.million:
         bench_case("search", ["faiss", "knn"], 10_000, 1_000_000, 384, args.repeats)
     if not args.no_bucc:
-        bench_case("BUCC mining", ["mine_faiss", "mine"], 100_000, 100_000, 384, args.repeats)
+        bench_case("BUCC mining", mining, 100_000, 100_000, 384, args.repeats)
     return None
 
 

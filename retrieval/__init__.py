@@ -4,9 +4,10 @@ Import from the modules (nothing is re-exported here, so that the function ``knn
 not shadow the module ``retrieval.knn``):
 
 - ``retrieval.knn``: ``l2_normalize``, ``knn`` (exact; backend by measured capability),
-  ``choose_backend``, ``ann_knn``, ``recall_at_k`` (the last two live in ``retrieval.ann``)
-- ``retrieval.knn_int8`` / ``retrieval.knn_scan`` / ``retrieval.knn_torch``: the int8 and
-  torch (GPU) backends of ``knn``
+  ``knn_both`` (exact, both directions: margin mining), ``choose_backend``, ``ann_knn``,
+  ``recall_at_k`` (the last two live in ``retrieval.ann``)
+- ``retrieval.knn_int8`` / ``retrieval.knn_mutual`` / ``retrieval.knn_scan`` /
+  ``retrieval.knn_quant`` / ``retrieval.knn_torch``: the int8 and torch (GPU) backends
 - ``retrieval.tatoeba``: ``tatoeba_accuracy``, ``tatoeba_hits``, ``flips``
 - ``retrieval.margin``: ``mine_pairs_from_embeddings``, ``register_margin``,
   ``get_margin``, ``margin_names``

@@ -11,6 +11,10 @@ with exact float32 re-ranking and a certificate (:mod:`retrieval.knn_int8`) wher
 GEMM is measured faster than FAISS, else FAISS ``IndexFlatIP``. Every backend returns the
 same ids except among tied scores.
 
+:func:`knn_both` searches both ways between two sets (x -> y and y -> x, what margin
+mining needs); on the int8 backend from one scan of the x-y scores
+(:mod:`retrieval.knn_mutual`).
+
 Ties: results are sorted by score descending, then by index row ascending. When several
 index rows tie at the k-th score, which of them fills the last slots is unspecified;
 every returned row is then still a correct k-th neighbour.
@@ -35,6 +39,7 @@ from retrieval._common import (
 )
 from retrieval.ann import ANN_KINDS, ann_knn, recall_at_k
 from retrieval.knn_int8 import int8_knn, int8_speedup
+from retrieval.knn_mutual import int8_knn_both
 from retrieval.knn_torch import torch_knn
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "choose_backend",
     "faiss_threads",
     "knn",
+    "knn_both",
     "l2_normalize",
     "recall_at_k",
 ]
@@ -137,10 +143,7 @@ def knn(
     check_k(k, index.shape[0])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if n_threads is not None and n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _check_options(n_threads, backend)
     if backend == "auto":
         backend, device = choose_backend(queries.shape[0], index.shape[0], index.shape[1])
     if backend == "torch":
@@ -148,6 +151,66 @@ def knn(
     if backend == "int8":
         return _int8_then_faiss(queries, index, k, n_threads)
     return _faiss_knn(queries, index, k, chunk_size, n_threads)
+
+
+def knn_both(
+    x: np.ndarray,
+    y: np.ndarray,
+    k_xy: int,
+    k_yx: int | None = None,
+    *,
+    n_threads: int | None = None,
+    backend: str = "auto",
+    device: str | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Exact k-NN both ways: the k_xy nearest y of every x and the k_yx nearest x of every y.
+
+    Equal to ``knn(x, y, k_xy)`` and ``knn(y, x, k_yx)`` (ids except among tied scores).
+    The int8 backend scores each x block against each y tile once for both directions
+    (:func:`retrieval.knn_mutual.int8_knn_both`), each with its own certificate; rows that
+    fail it are searched again. Other backends run :func:`knn` twice; ``"auto"`` takes
+    int8 when :func:`choose_backend` picks it both ways, else each direction's choice.
+
+    Args:
+        x: (n_x, d) embeddings (float16/32/64; a memory map is read in chunks).
+        y: (n_y, d) embeddings.
+        k_xy: neighbours of each x row among y, 1 <= k_xy <= n_y.
+        k_yx: neighbours of each y row among x, 1 <= k_yx <= n_x; None: k_xy.
+        n_threads, backend, device: as for :func:`knn`.
+
+    Returns:
+        ((scores_xy, ids_xy), (scores_yx, ids_yx)): (n_x, k_xy) and (n_y, k_yx) float32
+        inner products and int64 row numbers (into y, into x), sorted by score descending
+        (ties: row ascending).
+
+    Raises:
+        ValueError: as :func:`knn`, naming x and y.
+    """
+    x, y = as_matrix(x, "x"), as_matrix(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x dim {x.shape[1]} != y dim {y.shape[1]}")
+    k_yx = k_xy if k_yx is None else k_yx
+    check_k(k_xy, y.shape[0])
+    check_k(k_yx, x.shape[0])
+    _check_options(n_threads, backend)
+    if backend == "auto":
+        forward = choose_backend(x.shape[0], y.shape[0], x.shape[1])
+        backward = choose_backend(y.shape[0], x.shape[0], x.shape[1])
+        if forward == backward == ("int8", None):
+            backend = "int8"
+        else:
+            return (
+                knn(x, y, k_xy, n_threads=n_threads, backend=forward[0], device=forward[1]),
+                knn(y, x, k_yx, n_threads=n_threads, backend=backward[0], device=backward[1]),
+            )
+    if backend != "int8":
+        options = {"n_threads": n_threads, "backend": backend, "device": device}
+        return knn(x, y, k_xy, **options), knn(y, x, k_yx, **options)
+    xy, yx = int8_knn_both(x, y, k_xy, k_yx, n_threads=n_threads)
+    return (
+        _faiss_uncertified(x, y, k_xy, xy, n_threads),
+        _faiss_uncertified(y, x, k_yx, yx, n_threads),
+    )
 
 
 def choose_backend(n_queries: int, n_index: int, dim: int) -> tuple[str, str | None]:
@@ -172,11 +235,30 @@ def choose_backend(n_queries: int, n_index: int, dim: int) -> tuple[str, str | N
     return "faiss", None
 
 
+def _check_options(n_threads: int | None, backend: str) -> None:
+    if n_threads is not None and n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
 def _int8_then_faiss(
     queries: np.ndarray, index: np.ndarray, k: int, n_threads: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """int8 search; the queries its certificate does not cover are redone with FAISS."""
-    scores, ids, certified = int8_knn(queries, index, k, n_threads=n_threads)
+    found = int8_knn(queries, index, k, n_threads=n_threads)
+    return _faiss_uncertified(queries, index, k, found, n_threads)
+
+
+def _faiss_uncertified(
+    queries: np.ndarray,
+    index: np.ndarray,
+    k: int,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_threads: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An int8 result with the rows its certificate misses searched again with FAISS."""
+    scores, ids, certified = found
     redo = np.flatnonzero(~certified)
     if len(redo):
         logger.debug("int8 certificate failed for %d of %d queries", len(redo), len(ids))

@@ -5,15 +5,14 @@ AMX) an int8 GEMM runs several times faster than a float32 one. int8 scores are 
 approximate, so the search stays exact by construction:
 
 1. Quantise. Each query row gets its own scale a_i. Index rows are sorted by their
-   largest |entry| into tiles of ``TILE`` rows, each tile with one scale b_t, so that the
-   int32 scores of one query are comparable within a tile and nearly every row gets the
-   resolution of its own scale.
+   largest |entry| into tiles of ``TILE`` rows, each tile with one scale b_t
+   (:mod:`retrieval.knn_quant`), so that the int32 scores of one query are comparable
+   within a tile and nearly every row gets the resolution of its own scale.
 2. Bound. For query x_i and row y_j of tile t, with x^ = codes / a_i, y^ = codes / b_t:
    x.y - x^.y^ = (x - x^).y + x^.(y - y^), so (Cauchy-Schwarz)
-   x.y <= u_ij := x^.y^ + |x - x^| max_t |y| + |x^| max_t |y - y^|.
-3. Scan tiles with ``torch._int_mm`` and keep the k' = k + ``EXTRAS`` largest upper
-   bounds u per query. A strided group maximum of each tile (one cheap pass) finds the few
-   groups that can enter the running top-k'; only those are read element by element.
+   |x.y - x^.y^| <= err_it := |x - x^| max_t |y| + |x^| max_t |y - y^|.
+3. Scan tiles with ``torch._int_mm`` (:mod:`retrieval.knn_scan`) and keep the
+   k' = k + ``EXTRAS`` largest upper bounds u = x^.y^ + err per query.
 4. Re-rank the k' candidates with float32 inner products. Every row left out has
    x.y <= u <= the k'-th kept u; if the k-th re-ranked score minus float32 rounding slack
    exceeds that, no left-out row can beat it: the top-k set is exact (ties aside).
@@ -36,8 +35,9 @@ import faiss
 import numpy as np
 import torch
 
-from retrieval._common import f32, faiss_threads, merge_topk, row_chunks
-from retrieval.knn_scan import GROUP, TileBounds, scan
+from retrieval._common import f32, faiss_threads, merge_topk
+from retrieval.knn_quant import QuantRows, quantize_rows, round_rows
+from retrieval.knn_scan import GROUP, RunningTopK, TileBounds, scan
 
 QUERY_BLOCK = 512  # query rows per work item; a 512 x 2048 int32 tile (4 MB) stays in cache
 TILE = 2048  # index rows per int8 GEMM and per index scale (a multiple of GROUP)
@@ -50,51 +50,14 @@ RERANK_ROWS = 8192  # candidate rows gathered at a time for re-ranking (12 MB at
 F32_SLACK = 2.0**-23  # per summed term: twice float32's unit roundoff, for re-ranked scores
 
 
-@dataclass(frozen=True)
-class QuantIndex:
-    """The index in int8, tile by tile, plus what the error bound needs."""
-
-    codes: torch.Tensor  # (n padded to a TILE multiple, d) int8 in tile order, padding zero
-    rows: np.ndarray  # (n,) int64: codes[r] quantises index[rows[r]]
-    scale: np.ndarray  # (tiles,) float64: codes ~ round(row * scale) within a tile
-    norm: np.ndarray  # (tiles,) float64: max |y| in the tile
-    residual: np.ndarray  # (tiles,) float64: max |y - codes / scale| in the tile
-
-    @property
-    def n(self) -> int:
-        return len(self.rows)
+def default_extras(dim: int) -> tuple[int, ...]:
+    """``EXTRAS`` for embeddings of this dimension."""
+    return next(e for d, e in EXTRAS if d is None or dim <= d)
 
 
-def quantize_index(index: np.ndarray, n_threads: int | None = None) -> QuantIndex:
-    """Quantise (n, d) rows to int8, one scale per tile of rows with similar peaks."""
-    peaks = np.concatenate([np.abs(c).max(axis=1) for c in row_chunks(index)])
-    order = np.argsort(-peaks, kind="stable")
-    n, d = index.shape
-    n_tiles = -(-n // TILE)
-    codes = np.zeros((n_tiles * TILE, d), dtype=np.int8)
-    rows = np.empty(n, dtype=np.int64)
-    scale, norm, residual = (np.zeros(n_tiles) for _ in range(3))
-
-    def one_tile(t: int) -> None:  # writes disjoint slices: safe on worker threads
-        members = np.sort(order[t * TILE : (t + 1) * TILE])  # ascending: memory-map locality
-        y = np.asarray(index[members], dtype=np.float64)
-        peak = float(peaks[members].max())
-        scale[t] = 127.0 / peak if peak > 0 else 1.0
-        q, res = _round(y, np.full(len(y), scale[t]))
-        codes[t * TILE : t * TILE + len(y)] = q  # numpy: no OpenMP hand-off per tile
-        rows[t * TILE : t * TILE + len(y)] = members
-        norm[t], residual[t] = np.linalg.norm(y, axis=1).max(), res.max()
-
-    with ThreadPoolExecutor(n_threads or torch.get_num_threads()) as pool:
-        list(pool.map(one_tile, range(n_tiles)))
-    return QuantIndex(torch.from_numpy(codes), rows, scale, norm, residual)
-
-
-def _round(x: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 codes of float64 rows x (m, d) at per-row ``scale`` (m,), and |x - codes/scale|."""
-    q = np.clip(np.rint(x * scale[:, None]), -127, 127)
-    residual = np.linalg.norm(x - q / scale[:, None], axis=1)
-    return q.astype(np.int8), residual
+def widen(err: np.ndarray) -> np.ndarray:
+    """An error bound computed in float64, widened against that computation's rounding."""
+    return err * (1 + 1e-6) + 1e-12
 
 
 def int8_knn(
@@ -122,20 +85,44 @@ def int8_knn(
         score descending then row ascending, and (nq,) bool. Where ``certified`` is False
         the row may be wrong and must be searched again exactly.
     """
-    if extras is None:
-        extras = next(e for d, e in EXTRAS if d is None or index.shape[1] <= d)
-    qindex = quantize_index(index, n_threads)
     nq = queries.shape[0]
-    scores = np.zeros((nq, k), dtype=np.float32)
-    ids = np.zeros((nq, k), dtype=np.int64)
-    certified = np.zeros(nq, dtype=bool)
-    todo = np.arange(nq)
+    found = (np.zeros((nq, k), np.float32), np.zeros((nq, k), np.int64), np.zeros(nq, bool))
+    qindex = quantize_rows(index, TILE, n_threads)
+    extras = extras or default_extras(index.shape[1])
+    return search_uncertified(queries, (index, qindex), k, found, extras, n_threads)
+
+
+def search_uncertified(
+    queries: np.ndarray,
+    index: tuple[np.ndarray, QuantRows],
+    k: int,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    extras: tuple[int, ...],
+    n_threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Search the uncertified rows of ``found`` again, one round per entry of ``extras``.
+
+    Args:
+        queries: (nq, d) float rows.
+        index: the (n, d) rows searched and their int8 codes (any tile size).
+        k: neighbours per query.
+        found: (scores, ids, certified) of every query so far, updated in place.
+        extras: candidates kept beyond k, one entry per round.
+        n_threads: worker threads; None = torch's intra-op thread count.
+
+    Returns:
+        ``found``, with the rows that a round certified replaced.
+    """
+    (rows, qindex), (scores, ids, certified) = index, found
+    todo = np.flatnonzero(~certified)
     for extra in extras:
+        if len(todo) == 0:
+            break
         kp = min(k + extra, qindex.n)
-        part = _run_blocks(queries, todo, index, qindex, k, kp, n_threads)
+        part = _run_blocks(queries, todo, rows, qindex, k, kp, n_threads)
         scores[todo], ids[todo], certified[todo] = part
         todo = todo[~part[2]]
-        if len(todo) == 0 or kp == qindex.n:
+        if kp == qindex.n:  # every row was a candidate: nothing more to gain
             break
     return scores, ids, certified
 
@@ -144,7 +131,7 @@ def _run_blocks(
     queries: np.ndarray,
     rows: np.ndarray,
     index: np.ndarray,
-    qindex: QuantIndex,
+    qindex: QuantRows,
     k: int,
     kp: int,
     n_threads: int | None,
@@ -165,23 +152,55 @@ def _run_blocks(
 
 
 def _search_block(
-    x: np.ndarray, index: np.ndarray, qindex: QuantIndex, k: int, kp: int
+    x: np.ndarray, index: np.ndarray, qindex: QuantRows, k: int, kp: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scan, re-rank and certify one block of float32 queries x (qb, d)."""
     x64 = x.astype(np.float64)
     peak = np.abs(x64).max(axis=1)
     scale = 127.0 / np.where(peak > 0, peak, 127.0)  # (qb,); zero rows: scale 1
-    codes, residual = _round(x64, scale)
+    codes, residual = round_rows(x64, scale)
     hat_norm = np.linalg.norm(codes.astype(np.float64), axis=1) / scale
-    # Step 2's bound, per (query, tile), widened by 1e-6 against its own float64 rounding.
-    err = np.outer(residual, qindex.norm) + np.outer(hat_norm, qindex.residual)
-    bounds = TileBounds(1.0 / np.outer(scale, qindex.scale), err * (1 + 1e-6) + 1e-12)
-    cut, cand = scan(torch.from_numpy(codes), qindex.codes, qindex.n, bounds, kp, TILE)
-    cand = qindex.rows[cand]  # tile order -> the caller's row numbers
-    scores, ids = merge_topk(_exact_scores(x, index, cand), cand, k)
-    slack = x.shape[1] * F32_SLACK * np.linalg.norm(x64, axis=1) * qindex.norm.max()
-    left_out = cut if kp < qindex.n else np.full(len(x), -np.inf)
-    certified = scores[:, -1].astype(np.float64) - slack > left_out
+    # Step 2's bound, per (query, tile).
+    err = np.outer(residual, qindex.tile_max(qindex.norm))
+    err += np.outer(hat_norm, qindex.tile_max(qindex.residual))
+    bounds = TileBounds(1.0 / np.outer(scale, qindex.scale), widen(err))
+    best = RunningTopK(len(x), kp)
+    scan(torch.from_numpy(codes), len(x), qindex, bounds, best)
+    found = Candidates.of(best, slice(0, len(x)), qindex.rows, kp < qindex.n)
+    return certify(x, index, found, k, qindex.norm.max())
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a scan kept for some rows, in the caller's row numbers."""
+
+    ids: np.ndarray  # (r, kp) int64 rows of the searched array
+    kept: np.ndarray  # (r, kp) bool: a real entry (False only where fewer than kp exist)
+    cut: np.ndarray  # (r,) float64: no row left out has an upper bound above it
+
+    @classmethod
+    def of(cls, best: RunningTopK, rows: slice, id_map: np.ndarray, missed: bool):
+        """``rows`` of ``best``, ids mapped by ``id_map``; ``missed``: kp < searched rows."""
+        u = best.u[rows]
+        kept = np.isfinite(u)
+        cut = u.min(axis=1) if missed else np.full(len(u), -np.inf)
+        return cls(id_map[np.where(kept, best.ids[rows], 0)], kept, cut)
+
+
+def certify(
+    x: np.ndarray, index: np.ndarray, found: Candidates, k: int, index_norm: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Re-rank the candidates of queries x (r, d) in float32; check the certificate.
+
+    Returns:
+        (scores, ids, certified): (r, k) float32 and int64 sorted by score descending then
+        row ascending, and (r,) bool: True where the top-k set is exact.
+    """
+    exact = np.where(found.kept, _exact_scores(x, index, found.ids), -np.inf)
+    scores, ids = merge_topk(exact.astype(np.float32), found.ids, k)
+    x_norm = np.linalg.norm(x.astype(np.float64), axis=1)
+    slack = x.shape[1] * F32_SLACK * x_norm * index_norm
+    certified = scores[:, -1].astype(np.float64) - slack > found.cut
     return scores, ids, certified
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from retrieval.knn import knn, l2_normalize
+from retrieval.knn import knn_both, l2_normalize
 
 MarginFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 MODES = ("fwd", "bwd", "intersect", "max")
@@ -105,8 +105,8 @@ def mine_pairs_from_embeddings(
         raise ValueError(f"empty pool: src has {x.shape[0]} rows, tgt {y.shape[0]}")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"src dim {x.shape[1]} != tgt dim {y.shape[1]}")
-    x2y_s, x2y_i = knn(x, y, min(k, y.shape[0]))  # (n, kf)
-    y2x_s, y2x_i = knn(y, x, min(k, x.shape[0]))  # (m, kb)
+    # (n, kf) and (m, kb): both directions from one pass over the x-y scores where possible
+    (x2y_s, x2y_i), (y2x_s, y2x_i) = knn_both(x, y, min(k, y.shape[0]), min(k, x.shape[0]))
     x_mean = x2y_s.astype(np.float64).mean(axis=1)  # (n,)
     y_mean = y2x_s.astype(np.float64).mean(axis=1)  # (m,)
     with np.errstate(divide="ignore", invalid="ignore"):

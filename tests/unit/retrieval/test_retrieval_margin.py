@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from retrieval import knn_int8
+from retrieval import knn_int8, knn_mutual
 from retrieval import margin as margin_module
-from retrieval.knn import knn
+from retrieval.knn import knn_both
 from retrieval.margin import MODES, margin_names, mine_pairs_from_embeddings, register_margin
 
 MARGINS = {
@@ -83,9 +83,11 @@ def test_mining_with_fast_backends_equals_brute_force(
 ) -> None:
     # Small int8 tiles so that 300 x 280 rows cross several query blocks and index tiles.
     monkeypatch.setattr(knn_int8, "QUERY_BLOCK", 64)
-    monkeypatch.setattr(knn_int8, "TILE", 128)
+    monkeypatch.setattr(knn_mutual, "BLOCK", 64)
+    for module in (knn_int8, knn_mutual):
+        monkeypatch.setattr(module, "TILE", 128)
     monkeypatch.setattr(
-        margin_module, "knn", functools.partial(knn, backend=backend, device=device)
+        margin_module, "knn_both", functools.partial(knn_both, backend=backend, device=device)
     )
     rng = np.random.default_rng(12)
     base = rng.normal(size=(300, 16))
