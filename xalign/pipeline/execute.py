@@ -11,6 +11,7 @@ import logging
 from functools import cached_property
 from pathlib import Path
 
+from probe.models import load_tokenizer
 from xalign.pipeline.units import Units
 from xalign.plan import Plan, Unit
 
@@ -81,14 +82,12 @@ class Context:
     def _check_features(self, name: str, examples: list[dict]) -> None:
         """Featurise a sample with each model's tokenizer at the task's max length (e.g. a
         QA window too short for its questions fails here, not after hours of training)."""
-        from transformers import AutoTokenizer
-
         from finetune.features import featurize
         from xalign.validate import max_length
 
         target = name in {u.train_task for u in self.plan.units if u.kind == "phase2"}
         for model in self.config.model.names:
-            tokenizer = AutoTokenizer.from_pretrained(self.base_path(model))
+            tokenizer = load_tokenizer(self.base_path(model))
             featurize(self.tasks[name], examples, tokenizer,
                       max_length=max_length(self.config, name, target=target))
 

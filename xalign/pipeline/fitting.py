@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from finetune.tasks import Task
+from probe.models import load_tokenizer
 from xalign.validate import max_length
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,10 @@ def fit(encoder: str, task: Task, examples: list[dict], tconf, out: Path, ctx, *
     ``target``: this is phase-2 training of a target's training task (its max length may
     differ, finetune.target_per_task).
     """
-    from transformers import AutoTokenizer
-
     from finetune.features import Collator, featurize
     from finetune.trainer import train
 
-    tokenizer = AutoTokenizer.from_pretrained(encoder)
+    tokenizer = load_tokenizer(encoder)
     model = _fresh_model(encoder, task, tconf.seed)
     features = featurize(task, examples, tokenizer,
                         max_length=max_length(ctx.config, task.name, target=target))
@@ -42,13 +41,11 @@ def fit_encoder(encoder: str, tasks: list[Task], data: dict[str, list[dict]], tc
     Returns:
         (the folder whose encoder the next phase starts from, optimizer steps).
     """
-    from transformers import AutoTokenizer
-
     from finetune.features import Collator, featurize
     from finetune.sampling import share_encoder
     from finetune.trainer import train
 
-    tokenizer = AutoTokenizer.from_pretrained(encoder)
+    tokenizer = load_tokenizer(encoder)
     if len(tasks) == 1:
         model, = (_fresh_model(encoder, tasks[0], tconf.seed),)
         features = featurize(tasks[0], data[tasks[0].name], tokenizer,
@@ -89,13 +86,11 @@ def evaluate_checkpoint(checkpoint: str, target: Task, languages: list[str], *,
                         max_length: int, limit: int | None,
                         mixed_precision: str = "no") -> list[dict]:
     """Zero-shot rows of a saved task checkpoint: language, metric, value, n (no average)."""
-    from transformers import AutoTokenizer
-
     from finetune.evaluate import zero_shot_table
     from finetune.heads import AUTO_CLASSES
 
     model = AUTO_CLASSES[target.format].from_pretrained(checkpoint).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tokenizer = load_tokenizer(checkpoint)
     rows = zero_shot_table(model, tokenizer, target, languages=languages,
                            max_length=max_length, limit=limit,
                            mixed_precision=mixed_precision)
