@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,8 +241,13 @@ def _finish(run: Run) -> TrainResult:
     dyn_path = run.out_dir / "dynamics.json" if run.dynamics else None
     if run.ctx.is_main:
         tmp = run.out_dir / ".tmp-final"
-        tmp.mkdir(parents=True, exist_ok=True)
-        ckpt.save_models(run.models, tmp, run.tokenizer)
+        shutil.rmtree(tmp, ignore_errors=True)  # debris of a crashed earlier attempt
+        tmp.mkdir(parents=True)
+        last = run.out_dir / f"checkpoint-{run.state.step}"
+        if last.is_dir():  # written at the last step: the same weights, linked
+            ckpt.link_models(last, tmp)
+        else:
+            ckpt.save_models(run.models, tmp, run.tokenizer)
         ckpt.write_json(tmp / "train_config.json", dataclasses.asdict(run.config))
         ckpt.publish(tmp, final)
         if reduced is not None:

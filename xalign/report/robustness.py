@@ -66,8 +66,8 @@ def _index_table(contrasts: list, row: dict) -> str:
     rows.sort(key=lambda r: (r["metric"] != row["metric"], str(r["metric"])))
     body = [_cells(row, r, r["metric"]) for r in rows]
     kept = sum(c[4] == "yes" for c in body[1:])
-    return (f"### {row['contrast']} ({row['inter_task'] or 'all'}), phase {row['phase']}, "
-            f"layer {row['layer']}: under each similarity index\n\n"
+    return (f"### {row['contrast']} ({row['inter_task'] or 'all'}), phase {int(row['phase'])}, "
+            f"layer {int(row['layer'])}: under each similarity index\n\n"
             f"The sign of the headline ({row['metric']}) holds under {kept} of "
             f"{len(body) - 1} other indices.\n\n" + markdown_table(HEADER, body))
 

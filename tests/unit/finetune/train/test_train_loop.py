@@ -27,11 +27,31 @@ def test_training_lowers_loss_and_writes_layout(tiny_model_dir, features, collat
         assert {"model.safetensors", "config.json", "optimizer.safetensors", "scheduler.json",
                 "rng.json", "trainer_state.json"} <= names
     assert not list(tmp_path.glob(".tmp*"))
+    # final/ shares the last checkpoint's model files (hard links) and holds nothing of
+    # the resume state
+    final = {p.name for p in result.checkpoint_dir.iterdir()}
+    assert {"model.safetensors", "config.json", "train_config.json"} <= final
+    assert not final & {"optimizer.safetensors", "scheduler.json", "rng.json",
+                        "trainer_state.json"}
+    assert (result.checkpoint_dir / "model.safetensors").stat().st_ino == (
+        tmp_path / "checkpoint-30" / "model.safetensors").stat().st_ino
     reloaded = AutoModelForSequenceClassification.from_pretrained(result.checkpoint_dir)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(reloaded.state_dict()[key], value, rtol=0, atol=0)
     saved = json.loads((result.checkpoint_dir / "train_config.json").read_text())
     assert saved["learning_rate"] == 1e-2 and saved["max_steps"] == 30
+
+
+def test_final_is_written_when_the_last_step_has_no_checkpoint(tiny_model_dir, features,
+                                                                collator, tmp_path):
+    model = make_model(tiny_model_dir, dropout=0.0)
+    config = TrainConfig(learning_rate=1e-2, max_steps=5, batch_size=8, save_every=None)
+    result = train(model, features, collator, config, tmp_path)
+    assert not list(tmp_path.glob("checkpoint-*"))
+    assert (result.checkpoint_dir / "model.safetensors").stat().st_nlink == 1
+    reloaded = AutoModelForSequenceClassification.from_pretrained(result.checkpoint_dir)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(reloaded.state_dict()[key], value, rtol=0, atol=0)
 
 
 class Crash(RuntimeError):
