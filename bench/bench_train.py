@@ -74,6 +74,7 @@ class Data:
 def load_data(dev_limit: int | None) -> Data:
     from transformers import AutoTokenizer
 
+    import xalign.tasks  # noqa: F401  (registers the Debian tasks)
     from probe.e5_small import prepare_e5_small
 
     if not (TASK_DIR / "train.jsonl").is_file():
