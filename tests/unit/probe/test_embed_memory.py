@@ -72,5 +72,8 @@ def test_peak_memory_does_not_grow_with_the_number_of_sentences(wide_model_dir, 
     rise = [(r["peak_kb"] - r["base_kb"]) / 1024 for r in (small, large)]
     # allocator high-water jitter is ~10 MB; holding the output would add 92 MB, holding
     # the token ids as Python lists ~25 MB
-    assert rise[1] - rise[0] < 25, f"embedding rose peak RSS by {rise[0]:.0f} MB at 20k " \
-                                   f"sentences, {rise[1]:.0f} MB at 80k"
+    figures = (f"embedding rose peak RSS by {rise[0]:.0f} MB at 20k sentences, "
+               f"{rise[1]:.0f} MB at 80k (peak {small['peak_kb'] / 1024:.0f} / "
+               f"{large['peak_kb'] / 1024:.0f} MB)")
+    print(figures)  # the figures quoted in the README (pytest -s)
+    assert rise[1] - rise[0] < 25, figures
