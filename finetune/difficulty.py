@@ -213,11 +213,19 @@ def scorer_agreement(scores: Mapping[str, npt.ArrayLike], *, labels: npt.ArrayLi
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             rows.append({"scorer_a": a, "scorer_b": b,
-                         "spearman": float(spearmanr(arrays[a], arrays[b]).statistic),
+                         "spearman": _spearman(arrays[a], arrays[b], spearmanr),
                          "easy_jaccard": _jaccard(subsets[a]["easy"], subsets[b]["easy"]),
                          "hard_jaccard": _jaccard(subsets[a]["hard"], subsets[b]["hard"]),
                          "n": len(arrays[a])})
     return rows
+
+
+def _spearman(a: np.ndarray, b: np.ndarray, spearmanr) -> float:
+    """Rank correlation; NaN (undefined, not a warning) when a scorer gives every example
+    the same score, e.g. forgetting counts after too few epochs to forget anything."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
 
 
 def majority_error(labels: npt.ArrayLike) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections import defaultdict
+from statistics import fmean
 
 import pytest
 import torch
@@ -49,6 +51,19 @@ def test_full_run_writes_every_phase_and_resumes_from_cache(tiny_experiment, cap
     assert {r["condition"] for r in zeroshot} == set(CONDITIONS)
     assert {r["language"] for r in zeroshot} == {"en", "de", "fr", "ja"}  # no derived "avg"
     assert {r["target"] for r in zeroshot} == {"debian-section"}
+    # contrasts.csv's zero-shot rows are a recomputation from zeroshot.csv: per seed the
+    # mean over the non-English languages, then the mean of the paired differences
+    means = defaultdict(list)
+    for r in zeroshot:
+        if r["language"] != "en":
+            means[(r["condition"], r["seed"])].append(float(r["value"]))
+    rows = [r for r in read(out, "contrasts") if r["metric"] == "zeroshot_accuracy"]
+    assert {r["contrast"] for r in rows} >= {"hard-easy", "easy-random", "random-none"}
+    for row in rows:
+        a, b = row["contrast"].split("-")
+        diffs = [fmean(means[(a, s)]) - fmean(means[(b, s)]) for c, s in means if c == a]
+        assert int(row["n_seeds"]) == len(diffs) > 0
+        assert float(row["estimate"]) == pytest.approx(fmean(diffs), abs=1e-12)
     carto = read(out, "cartography_debian-match-section")
     assert {(r["model"], r["seed"], r["task"]) for r in carto} == {
         (load_config(cfg_path).model.names[0], "0", "debian-match-section")}

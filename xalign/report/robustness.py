@@ -29,11 +29,15 @@ def robustness_section(report: Report) -> str | None:
                if not str(r["metric"]).startswith("zeroshot_")]
     if not primary:
         return None
+    calibrated = any(str(r["metric"]).endswith("_calibrated") for r in contrasts)
     parts = ["## Robustness",
              "Does each primary contrast keep its sign (and significance, p < "
              f"{ALPHA}) when alignment is measured by another index, or when easy and hard "
-             "come from another difficulty measure? Same seeds, phase and layer; z-scores "
-             "(_calibrated) set a value against its permutation null."]
+             "come from another difficulty measure? Same seeds, phase and layer. "
+             + ("z-scores (_calibrated) set a value against its permutation null."
+                if calibrated else "No calibrated (permutation-null) variants in this run "
+                "(probe.calibrate = 0): a raw index can be inflated where n is small against "
+                "the width.")]
     for row in primary:
         parts.append(_index_table(contrasts, row))
         scorers = _scorer_table(contrasts, row)

@@ -162,6 +162,12 @@ def test_scorer_agreement_equals_scipy_and_brute_force_overlap():
         dif.scorer_agreement({"a": base, "b": base[:5]})
 
 
+def test_a_constant_scorer_has_no_rank_correlation(recwarn):
+    base = np.random.default_rng(3).random(12)
+    row, = dif.scorer_agreement({"a": base, "flat": np.zeros(12)}, fraction=1 / 3)
+    assert np.isnan(row["spearman"]) and not recwarn.list
+
+
 def test_trivial_baselines_of_every_format():
     single = [{"label": y} for y in (0, 1, 1, 2)]
     assert dif.trivial_baseline(_task("single"), single) == pytest.approx(0.5)
