@@ -51,6 +51,20 @@ def test_predict_does_not_depend_on_batch_size_or_padding(fmt, local_tasks, tiny
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_bf16_prediction_is_close_to_fp32_and_other_precisions_are_refused(
+        local_tasks, tiny_model_dir, tokenizer):
+    task = local_tasks["single"]
+    model = _model(tiny_model_dir, task)
+    features = featurize(task, load_examples(task, "train"), tokenizer)
+    collator = Collator(tokenizer, "single")
+    fp32 = predict(model, features, collator)
+    bf16 = predict(model, features, collator, mixed_precision="bf16")
+    assert bf16.dtype == np.float32 and not np.array_equal(bf16, fp32)  # autocast was on
+    np.testing.assert_allclose(bf16, fp32, atol=0.05)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        predict(model, features, collator, mixed_precision="fp16")
+
+
 def test_scores_of_known_logits_for_classification_and_tagging(local_tasks, tokenizer):
     task = local_tasks["single"]
     examples = load_examples(task, "train")  # labels 0, 1, 2, 0
