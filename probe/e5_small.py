@@ -47,9 +47,10 @@ _LAYER_NAMES = {
 }
 
 
-def e5_small_dir() -> Path:
-    """Where the converted checkpoint lives (inside the cache root)."""
-    return cache_root() / "models" / f"e5-small-v{CONVERTER_VERSION}"
+def e5_small_dir(*, create: bool = True) -> Path:
+    """Where the converted checkpoint lives (inside the cache root; ``create=False`` does
+    not create the cache root)."""
+    return cache_root(create=create) / "models" / f"e5-small-v{CONVERTER_VERSION}"
 
 
 def prepare_e5_small(*, force: bool = False) -> Path:

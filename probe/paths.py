@@ -8,10 +8,10 @@ from pathlib import Path
 CACHE_ENV = "XALIGN_CACHE"
 
 
-def cache_root() -> Path:
+def cache_root(*, create: bool = True) -> Path:
     """Return the cache root: ``$XALIGN_CACHE`` if set, else ``~/.cache/xalign``.
 
-    The folder is created on first use.
+    The folder is created on first use (``create=False``: only looking, e.g. ``--plan``).
     """
     env = os.environ.get(CACHE_ENV)
     if env:
@@ -19,5 +19,6 @@ def cache_root() -> Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         root = Path(base) / "xalign"
-    root.mkdir(parents=True, exist_ok=True)
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
     return root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from xalign.plan import KINDS, Plan, Unit
 
@@ -60,8 +61,52 @@ def _cost(plan: Plan, training: list[Unit]) -> str:
              f"  probing: {kinds['probe']} checkpoints x about {_n(per_probe)} sentence "
              f"encodings (all layers in one pass) = {sentences}",
              f"  zero-shot evaluations: {kinds['zeroshot']}; CKA units: "
-             f"{kinds['phase_cka'] + kinds['condition_cka']}"]
+             f"{kinds['phase_cka'] + kinds['condition_cka']}",
+             _disk(plan)]
     return "\n".join(lines)
+
+
+def _disk(plan: Plan) -> str:
+    """Disk the run keeps: one full model per trained checkpoint (final/ of every phase-1
+    and phase-2 unit; a multi-task phase 1 keeps one per task), plus one resume
+    checkpoint of the unit in training."""
+    tasks = len(plan.config.finetune.intermediate_tasks)
+    kept = Counter()
+    for u in plan.units:
+        if u.kind in ("phase1", "phase2"):
+            kept[u.model] += tasks if u.kind == "phase1" and u.condition == "multi" else 1
+    if not kept:
+        return "  disk: no trained checkpoints"
+    parts = []
+    for model, n in kept.items():
+        size = weights_bytes(model)
+        parts.append(f"{n:,} x {_size(size)} = {_size(n * size)}" if size else
+                     f"{n:,} x the weights of {model} (size known once they are local)")
+    return "  disk: trained checkpoints kept, each a full model: " + "; ".join(parts)
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size / 1e3:.1f} kB"
+
+
+def weights_bytes(model: str) -> int | None:
+    """Bytes of a model's weight files if they are on this machine (no download)."""
+    from probe.e5_small import e5_small_dir
+
+    folder = e5_small_dir(create=False) if model == "e5-small" else Path(model).expanduser()
+    if folder.is_dir():
+        files = list(folder.glob("*.safetensors")) or list(folder.glob("*.bin"))
+        return sum(f.stat().st_size for f in files) or None
+    try:  # a hub id: its files in the Hugging Face cache, if any
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model, "model.safetensors")
+    except Exception:  # an id the hub library rejects: nothing to measure
+        return None
+    return Path(found).stat().st_size if isinstance(found, str) else None
 
 
 def _batch(config, unit: Unit) -> int:
