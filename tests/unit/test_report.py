@@ -273,3 +273,15 @@ def test_retrieval_at_the_headline_layer(full_run):
     row = (f"| {MODEL} | tatoeba_en2xx | 4 | 1 | hard | {INTER} | - | {np.mean(per_seed):.3f} | "
            f"{np.std(per_seed, ddof=1):.3f} | 5 |")
     assert row in section
+
+
+def test_significant_elsewhere_names_holm_hits_smallest_p_first():
+    from xalign.report.base import SIGNIFICANT_SHOWN, significant_elsewhere
+
+    rows = [{"layer": i, "p_adjusted": p} for i, p in
+            enumerate([0.2, 0.01, float("nan"), 0.04, 0.001] + [0.03] * SIGNIFICANT_SHOWN)]
+    text = significant_elsewhere(rows, lambda r: f"L{r['layer']}", "none")
+    hits = 3 + SIGNIFICANT_SHOWN  # 0.01, 0.04, 0.001 and the 0.03s; not 0.2, not NaN
+    assert text.startswith(f"Other layers with Holm p < 0.05 ({hits}): L4; L1; L5")
+    assert text.endswith(f" and {hits - SIGNIFICANT_SHOWN} more.")
+    assert significant_elsewhere(rows[:1], str, "none") == "none"

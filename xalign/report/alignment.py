@@ -15,6 +15,7 @@ from xalign.report.base import (
     models_of,
     p_value,
     signed,
+    significant_elsewhere,
     slug,
     tag,
 )
@@ -22,7 +23,6 @@ from xalign.stats import t_interval
 
 METRIC_ORDER = ("tatoeba_en2xx", "tatoeba_xx2en", "tatoeba_en2xx_dedup", "bucc_f1",
                 "bucc_f1_oracle", "cka_en_xx", "cka_vs_phase0")
-SIGNIFICANT_SHOWN = 10  # exploratory rows listed by name; the rest are in contrasts.csv
 
 
 def ordered_metrics(rows: Rows) -> list[str]:
@@ -83,15 +83,10 @@ def _metric_rank(metric: str) -> tuple[bool, int, str]:
 
 
 def _elsewhere(rows: Rows) -> str:
-    hits = sorted((r for r in rows if finite(r["p_adjusted"]) and r["p_adjusted"] < 0.05),
-                  key=lambda r: r["p_adjusted"])
-    if not hits:
-        return "Other layers: no row with Holm p < 0.05."
-    named = "; ".join(f"{r['contrast']} {r['metric']} layer {int(r['layer'])}: "
-                      f"{signed(r['estimate'])} (Holm p = {p_value(r['p_adjusted'])})"
-                      for r in hits[:SIGNIFICANT_SHOWN])
-    more = f" and {len(hits) - SIGNIFICANT_SHOWN} more" if len(hits) > SIGNIFICANT_SHOWN else ""
-    return f"Other layers with Holm p < 0.05 ({len(hits)}): {named}{more}."
+    return significant_elsewhere(
+        rows, lambda r: f"{r['contrast']} {r['metric']} layer {int(r['layer'])}: "
+                        f"{signed(r['estimate'])} (Holm p = {p_value(r['p_adjusted'])})",
+        "Other layers: no row with Holm p < 0.05.")
 
 
 PAPER_METRICS = ("tatoeba_en2xx", "tatoeba_xx2en", "bucc_f1", "bucc_f1_oracle")

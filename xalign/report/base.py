@@ -115,3 +115,18 @@ def experiment_name(run_dir: Path) -> str:
             if isinstance(value, str) and value:
                 return value
     return run_dir.resolve().name
+
+
+SIGNIFICANT_SHOWN = 10  # exploratory rows listed by name; the rest are in the tables
+
+
+def significant_elsewhere(rows: Rows, describe: Callable[[dict], str], nothing: str) -> str:
+    """One sentence naming the rows with Holm p < 0.05 (smallest p first), or ``nothing``."""
+    hits = sorted((r for r in rows if finite(r["p_adjusted"]) and r["p_adjusted"] < 0.05),
+                  key=lambda r: r["p_adjusted"])
+    if not hits:
+        return nothing
+    named = "; ".join(describe(r) for r in hits[:SIGNIFICANT_SHOWN])
+    more = f" and {len(hits) - SIGNIFICANT_SHOWN} more" if len(hits) > SIGNIFICANT_SHOWN else ""
+    return f"Other layers with Holm p < 0.05 ({len(hits)}): {named}{more}."
+

@@ -6,9 +6,16 @@ import statistics
 
 from figures import bars, change
 from figures.tables import Rows, distinct, markdown_table, select, sort_key
-from xalign.report.base import Report, finite, missing, models_of, p_value, slug, tag
-
-SIGNIFICANT_SHOWN = 10
+from xalign.report.base import (
+    Report,
+    finite,
+    missing,
+    models_of,
+    p_value,
+    significant_elsewhere,
+    slug,
+    tag,
+)
 
 
 def _label(row: dict, several: bool) -> str:
@@ -130,15 +137,10 @@ def change_section(report: Report) -> str:
 
 
 def _elsewhere(rows: Rows) -> str:
-    hits = sorted((r for r in rows if finite(r["p_adjusted"]) and r["p_adjusted"] < 0.05),
-                  key=lambda r: r["p_adjusted"])
-    if not hits:
-        return "Other layers: no correlation with Holm p < 0.05."
-    named = "; ".join(f"{r['measure']} layer {r['layer']} ({r['analysis']}): \u03c1 = "
-                      f"{r['spearman']:.2f}, Holm p = {p_value(r['p_adjusted'])}"
-                      for r in hits[:SIGNIFICANT_SHOWN])
-    more = f" and {len(hits) - SIGNIFICANT_SHOWN} more" if len(hits) > SIGNIFICANT_SHOWN else ""
-    return f"Other layers with Holm p < 0.05 ({len(hits)}): {named}{more}."
+    return significant_elsewhere(
+        rows, lambda r: f"{r['measure']} layer {r['layer']} ({r['analysis']}): \u03c1 = "
+                        f"{r['spearman']:.2f}, Holm p = {p_value(r['p_adjusted'])}",
+        "Other layers: no correlation with Holm p < 0.05.")
 
 
 def _scatter(report: Report, models, model: str, target: str, rows: Rows, layer) -> list[str]:
