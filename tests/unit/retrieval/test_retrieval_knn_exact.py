@@ -6,10 +6,10 @@ and index tiles, a partial last tile, and the sparse merge path.
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 import pytest
 import torch
+from knn_helpers import assert_exact_topk, faiss_exact, float16_memmaps, unit
 
 from retrieval import knn as knn_module
 from retrieval import knn_int8
@@ -24,28 +24,6 @@ def small_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(knn_int8, "QUERY_BLOCK", 96)
     monkeypatch.setattr(knn_int8, "TILE", 256)
     monkeypatch.setattr(knn_int8, "RERANK_ROWS", 1000)
-
-
-def faiss_exact(queries: np.ndarray, index: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    flat = faiss.IndexFlatIP(index.shape[1])
-    flat.add(np.ascontiguousarray(index, dtype=np.float32))
-    return flat.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-
-
-def assert_exact_topk(queries, index, k, scores, ids) -> None:
-    """Tie-robust: right k-th score, right scores per id, nothing better left out."""
-    sims = np.asarray(queries, np.float64) @ np.asarray(index, np.float64).T
-    kth = -np.sort(-sims, axis=1)[:, k - 1]
-    np.testing.assert_allclose(scores[:, -1], kth, atol=1e-5)
-    np.testing.assert_allclose(np.take_along_axis(sims, ids, 1), scores, atol=1e-5)
-    assert np.all(np.diff(scores, axis=1) <= 0)
-    for r in range(len(ids)):
-        assert len(set(ids[r])) == k
-        assert set(np.flatnonzero(sims[r] > kth[r] + 1e-5)) <= set(ids[r])
-
-
-def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    return l2_normalize(rng.standard_normal((n, d), dtype=np.float32))
 
 
 @pytest.mark.parametrize(("backend", "device"), BACKENDS)
@@ -122,12 +100,7 @@ def test_second_round_certifies_more() -> None:
 
 def test_float16_memmap_input(tmp_path) -> None:
     rng = np.random.default_rng(5)
-    arrays = {}
-    for name, n in (("queries", 250), ("index", 1200)):
-        arr = np.lib.format.open_memmap(tmp_path / f"{name}.npy", "w+", np.float16, (n, 384))
-        arr[:] = unit(rng, n, 384)
-        arr.flush()
-        arrays[name] = np.load(tmp_path / f"{name}.npy", mmap_mode="r")
+    arrays = float16_memmaps(tmp_path, rng, 384, queries=250, index=1200)
     q, x = arrays["queries"], arrays["index"]
     want = faiss_exact(q.astype(np.float32), x.astype(np.float32), 4)
     for backend, device in BACKENDS:
