@@ -57,3 +57,20 @@ def make_multitask(model_dir, *, dropout: float = 0.1, seed: int = 0) -> tuple[d
 
 def flat_params(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class Crash(RuntimeError):
+    """Raised by :func:`crash_at`: a run killed between two optimizer steps."""
+
+
+def crash_at(step: int):
+    """An eval_fn that kills the run after optimizer step ``step`` (before it is saved)."""
+    calls = {"n": 0}
+
+    def eval_fn(model):
+        calls["n"] += 1
+        if calls["n"] == step:
+            raise Crash
+        return {}
+
+    return eval_fn

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from ft_train_helpers import flat_params, make_features, make_model
+from ft_train_helpers import Crash, crash_at, flat_params, make_features, make_model
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
@@ -54,39 +54,22 @@ def test_final_is_written_when_the_last_step_has_no_checkpoint(tiny_model_dir, f
         torch.testing.assert_close(reloaded.state_dict()[key], value, rtol=0, atol=0)
 
 
-class Crash(RuntimeError):
-    pass
-
-
-def _crash_at(step: int):
-    """An eval_fn that kills the run after optimizer step ``step`` (before it is saved)."""
-    calls = {"n": 0}
-
-    def eval_fn(model):
-        calls["n"] += 1
-        if calls["n"] == step:
-            raise Crash
-        return {}
-
-    return eval_fn
-
-
 @pytest.mark.parametrize("grad_accum", [1, 2])
 def test_two_steps_resume_two_steps_equals_four(tiny_model_dir, collator, tmp_path, grad_accum):
     features = make_features(20)  # 20 / 8 -> a short last batch inside the 4 steps
     config = TrainConfig(learning_rate=1e-3, max_steps=4, batch_size=8, grad_accum=grad_accum,
                          save_every=2, eval_every=1, warmup_ratio=0.25)
     straight = make_model(tiny_model_dir)  # dropout on: resume must restore the RNG too
-    full = train(straight, features, collator, config, tmp_path / "a", eval_fn=_crash_at(99))
+    full = train(straight, features, collator, config, tmp_path / "a", eval_fn=crash_at(99))
 
     interrupted = make_model(tiny_model_dir)
     with pytest.raises(Crash):
-        train(interrupted, features, collator, config, tmp_path / "b", eval_fn=_crash_at(3))
+        train(interrupted, features, collator, config, tmp_path / "b", eval_fn=crash_at(3))
     assert (tmp_path / "b" / "checkpoint-2").is_dir()
     assert not (tmp_path / "b" / "checkpoint-4").exists()
     resumed_model = make_model(tiny_model_dir, seed=123)  # other head init: must be overwritten
     resumed = train(resumed_model, features, collator, config, tmp_path / "b",
-                    eval_fn=_crash_at(99))
+                    eval_fn=crash_at(99))
 
     assert resumed.global_step == 4
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]

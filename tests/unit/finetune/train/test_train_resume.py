@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from ft_train_helpers import flat_params, make_features, make_model
+from ft_train_helpers import Crash, crash_at, flat_params, make_features, make_model
 
 from finetune.resume import check_resumable, features_digest
 from finetune.trainer import TrainConfig, train
@@ -15,27 +15,11 @@ from finetune.trainer import TrainConfig, train
 CONFIG = TrainConfig(learning_rate=1e-3, max_steps=4, batch_size=8, save_every=2, eval_every=1)
 
 
-class Crash(RuntimeError):
-    pass
-
-
-def _crash_at(step: int):
-    calls = {"n": 0}
-
-    def eval_fn(model):
-        calls["n"] += 1
-        if calls["n"] == step:
-            raise Crash
-        return {}
-
-    return eval_fn
-
-
 def _two_steps(tiny_model_dir, collator, out, features, fingerprint):
     """Train 2 of 4 steps into ``out`` and die before step 3 is saved."""
     with pytest.raises(Crash):
         train(make_model(tiny_model_dir), features, collator, CONFIG, out,
-              eval_fn=_crash_at(3), start_fingerprint=fingerprint)
+              eval_fn=crash_at(3), start_fingerprint=fingerprint)
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-2"]
 
 
